@@ -382,6 +382,8 @@ class World:
         self.requests_by_installation: dict[int, int] = {}
         # Installed by trunkline.sandbox.hooks; called for every emitted webhook.
         self.webhook_sink: Callable[[str, dict[str, Any], Repo | None], None] | None = None
+        # Installed by trunkline.sandbox.hooks; re-sends a logged delivery (same GUID, new delivery id).
+        self.redeliver_sink: Callable[[HookDelivery], HookDelivery] | None = None
         # Called after every push (ref update) so pulls/checks can react: (repo, ref, before, after, pusher)
         self.push_listeners: list[Callable[[Repo, str, str, str, str], None]] = []
 
