@@ -1,0 +1,1 @@
+"""Jobs: huey queue of delivery ids, workers (claim, lock, process, retry), recovery, missed deliveries."""

@@ -1,0 +1,159 @@
+"""The ``Store``: one SQLAlchemy engine + session factory shared by every table group.
+
+Each table group lives in its own module under ``trunkline.store`` and declares its tables on the
+shared :data:`metadata`; :meth:`Store.create_all` imports every such module first, so a capability
+that adds ``store/merge_queue.py`` gets its tables created without touching this file.
+
+SQLite (the default) is tuned for many small concurrent writers in one or a few processes:
+
+* WAL journal + ``synchronous=NORMAL``: a commit is durable against process crashes (the WAL is
+  written before the commit returns) without an fsync per commit;
+* the driver opens write transactions with ``BEGIN IMMEDIATE`` so two writers never deadlock on a
+  read→write lock upgrade (which SQLite reports as an immediate ``database is locked``);
+* a generous busy timeout, so a writer waits for the lock instead of failing.
+
+Any other SQLAlchemy URL works (PostgreSQL via ``postgresql+psycopg://...``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from trunkline.settings import Settings
+    from trunkline.store.deliveries import DeliveryRepo
+    from trunkline.store.locks import LockRepo
+
+metadata = sa.MetaData()
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their folder created and the pragmas above."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True, future=True)
+    path = _sqlite_file(parsed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        parsed,
+        # "IMMEDIATE": the sqlite3 driver opens a transaction with BEGIN IMMEDIATE before the
+        # first INSERT/UPDATE/DELETE; plain SELECTs run without taking the write lock.
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": "IMMEDIATE",
+                      "check_same_thread": False},
+        pool_size=16,
+        max_overflow=16,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI objects
+        cursor = dbapi_conn.cursor()
+        try:
+            if path is not None:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+class Store:
+    """Database access for every capability: ``engine``, ``session()``, ``begin()``, ``connect()``.
+
+    Table groups are reached as attributes (``store.deliveries``, ``store.locks``); later groups
+    can follow the same pattern or simply construct their repository with the store.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._deliveries: DeliveryRepo | None = None
+        self._locks: LockRepo | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(settings.database_url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- schema -----------------------------------------------------------------------------
+    @staticmethod
+    def load_table_modules() -> None:
+        """Import every ``trunkline.store.<module>`` so its tables register on ``metadata``."""
+        import trunkline.store as package
+
+        for info in pkgutil.iter_modules(package.__path__):
+            if not info.name.startswith("_") and info.name != "base":
+                importlib.import_module(f"{package.__name__}.{info.name}")
+
+    def create_all(self) -> None:
+        self.load_table_modules()
+        metadata.create_all(self.engine)
+
+    def drop_all(self) -> None:
+        self.load_table_modules()
+        metadata.drop_all(self.engine)
+
+    # -- connections ------------------------------------------------------------------------
+    def session(self) -> Session:
+        return self.sessions()
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A Core connection inside a transaction, committed on success."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- table groups -----------------------------------------------------------------------
+    @property
+    def deliveries(self) -> DeliveryRepo:
+        if self._deliveries is None:
+            from trunkline.store.deliveries import DeliveryRepo
+
+            self._deliveries = DeliveryRepo(self)
+        return self._deliveries
+
+    @property
+    def locks(self) -> LockRepo:
+        if self._locks is None:
+            from trunkline.store.locks import LockRepo
+
+            self._locks = LockRepo(self)
+        return self._locks
