@@ -12,10 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from trunkline.sandbox.hooks import WebhookSender, serialise, signature_256
-from trunkline.sandbox.world import AppReg, Installation, World
+from trunkline.sandbox.world import AppReg, Installation, Token, World
 
 SECRET = "s3cret-hook"
 
@@ -63,6 +64,7 @@ def add_app(world: World, slug: str, url: str | None, events: list[str], secret:
     app = AppReg(id=world.next_id(), slug=slug, name=slug, owner="acme", public_key_pem="", private_key_pem=None,
                  webhook_url=url, webhook_secret=secret, permissions={"issues": "write"}, events=events)
     world.apps[app.id] = app
+    world.user(app.bot_login, type="Bot")
     return app
 
 
@@ -70,6 +72,120 @@ def install(world: World, app: AppReg, account: str = "acme", repo_ids: set[int]
     inst = Installation(id=world.next_id(), app_id=app.id, account=account, repository_ids=repo_ids)
     world.installations[inst.id] = inst
     return inst
+
+
+def installation_token(world: World, inst: Installation) -> str:
+    app = world.apps[inst.app_id]
+    value = f"ghs_{inst.id}_{world.next_id()}"
+    world.tokens[value] = Token(token=value, kind="installation", expires_at=None, installation_id=inst.id,
+                                user=app.bot_login)
+    return value
+
+
+class SandboxEnv:
+    """World + sandbox server + webhook sender + an App ("trunkline", all events) installed on "acme".
+
+    Shared by the sandbox route tests of this area (imported as ``from test_hooks import SandboxEnv``).
+    """
+
+    def __init__(self, root: Path):
+        from trunkline.sandbox.server import ServerHandle
+
+        self.world = World(root)
+        self.recorder = Recorder()
+        self.sender = WebhookSender(self.world).install()
+        self.handle = ServerHandle(self.world).start()
+        self.url = self.handle.url
+        self.app = add_app(self.world, "trunkline", self.recorder.url, ["*"])
+        self.inst = install(self.world, self.app)
+        self.app_token = installation_token(self.world, self.inst)
+
+    def close(self) -> None:
+        self.sender.flush(10)
+        self.handle.stop()
+        self.sender.stop()
+        self.recorder.stop()
+
+    def gh(self, login: str) -> Any:
+        import github
+
+        return github.Github(auth=github.Auth.Token(self.world.user_token(login)), base_url=self.url,
+                             seconds_between_requests=0, seconds_between_writes=0, retry=None)
+
+    def gh_app(self) -> Any:
+        import github
+
+        return github.Github(auth=github.Auth.Token(self.app_token), base_url=self.url,
+                             seconds_between_requests=0, seconds_between_writes=0, retry=None)
+
+    def http(self, login: str | None = None, token: str | None = None) -> httpx.Client:
+        tok = token or (self.world.user_token(login) if login else self.app_token)
+        return httpx.Client(base_url=self.url, headers={"authorization": f"token {tok}",
+                                                        "accept": "application/vnd.github+json"},
+                            trust_env=False, timeout=10)
+
+    def hooks(self, event: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
+        """Payloads the receiver got (after flushing), optionally filtered."""
+        assert self.sender.flush(10)
+        out = []
+        with self.recorder.lock:
+            for headers, body in self.recorder.requests:
+                payload = json.loads(body)
+                if event and headers["x-github-event"] != event:
+                    continue
+                if action and payload.get("action") != action:
+                    continue
+                out.append(payload)
+        return out
+
+    def events(self) -> list[tuple[str, str | None]]:
+        assert self.sender.flush(10)
+        with self.recorder.lock:
+            return [(h["x-github-event"], json.loads(b).get("action")) for h, b in self.recorder.requests]
+
+    def assert_faithful(self) -> None:
+        """Every response so far matches GitHub's REST description; every webhook octokit's schema."""
+        from trunkline.sandbox.fidelity import check_log, validate_webhook
+
+        # GitHub answers 403 for missing permissions on routes whose description omits it: tolerated.
+        log = [e for e in self.world.request_log
+               if not (e.status == 403 and isinstance(e.response_body, dict) and "message" in e.response_body)]
+        report = check_log([_with_route(self.handle.app, e) for e in log])
+        assert report.ok, report.summary()
+        assert self.sender.flush(10)
+        problems = []
+        with self.recorder.lock:
+            for headers, body in self.recorder.requests:
+                assert headers["x-hub-signature-256"] == signature_256(SECRET, body)
+                errs = validate_webhook(headers["x-github-event"], json.loads(body))
+                if errs:
+                    problems.append((headers["x-github-event"], json.loads(body).get("action"), errs[:5]))
+        assert not problems, problems
+
+
+def _with_route(app: Any, entry: Any) -> Any:
+    """Fill a log entry's route template when the server could not (FastAPI 0.165 nests included
+    routers as ``_IncludedRouter`` without ``.path``; templates with ``{x:path}`` then go unnamed)."""
+    import dataclasses
+
+    from starlette.routing import Match
+
+    from trunkline.sandbox.server import github_template
+
+    if entry.route:
+        return entry
+    scope = {"type": "http", "path": entry.path, "method": entry.method, "root_path": "", "headers": [],
+             "query_string": b""}
+    stack = list(app.router.routes)
+    while stack:
+        route = stack.pop(0)
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            stack[:0] = list(inner.routes)
+            continue
+        if getattr(route, "path", None) and route.matches(scope)[0] == Match.FULL:
+            return dataclasses.replace(entry, route=github_template(route.path))
+    return entry
 
 
 @pytest.fixture
