@@ -382,6 +382,21 @@ def test_nullable_conversions() -> None:
     assert _check({"type": "object", "discriminator": {"propertyName": "t"}, "readOnly": True}, {})
 
 
+def test_ref_siblings_and_exclusive_bounds() -> None:
+    # OpenAPI 3.0: siblings of $ref are ignored (here a contradicting type), nullable is honoured.
+    assert _check({"$ref": "#/components/schemas/simple-user", "type": "string"}, None) is False
+    assert _check({"$ref": "#/components/schemas/simple-user", "nullable": True}, None)
+    assert f.to_json_schema({"type": "integer", "minimum": 0, "exclusiveMinimum": True}) == {
+        "type": "integer",
+        "exclusiveMinimum": 0,
+    }
+    assert not _check({"type": "integer", "minimum": 0, "exclusiveMinimum": True}, 0)
+    assert _check({"type": "integer", "minimum": 0, "exclusiveMinimum": False}, 0)
+    # property *names* that look like keywords are data, not keywords
+    converted = f.to_json_schema({"type": "object", "properties": {"nullable": {"type": "string"}}})
+    assert converted == {"type": "object", "properties": {"nullable": {"type": "string"}}}
+
+
 def test_nullable_component_refs_accept_null_and_validate_objects() -> None:
     assert _check({"$ref": "#/components/schemas/nullable-simple-user"}, None)
     assert not _check({"$ref": "#/components/schemas/simple-user"}, None)
@@ -654,6 +669,13 @@ def test_check_log_counts_and_errors() -> None:
     entries = [
         _entry("GET", "/repos/a/b/check-runs/4", pr_template, 200, good),
         _entry("GET", "/repos/a/b/check-runs/4", None, 200, good),  # route recovered by match_path
+        _entry(
+            "GET",
+            "/repos/a/b/contents/a/b.md",
+            "/repos/{owner}/{repo}/contents/{path:path}",
+            404,
+            {"message": 5},
+        ),
         _entry("GET", "/repos/a/b/check-runs/4", pr_template, 200, bad),
         _entry("GET", "/repos/a/b/check-runs/4", pr_template, 500, {"message": "boom"}, fault=True),
         _entry("DELETE", "/repos/a/b", "/repos/{owner}/{repo}", 204, None),
@@ -662,14 +684,79 @@ def test_check_log_counts_and_errors() -> None:
         _entry("POST", "/_sandbox/time", "/_sandbox/time", 200, {"ok": True}),
     ]
     report = f.check_log(entries)
-    assert (report.validated, report.skipped_no_schema, report.skipped_other, report.failed) == (2, 2, 2, 2)
+    assert (report.validated, report.skipped_no_schema, report.skipped_other, report.failed) == (2, 2, 2, 3)
     assert not report.ok
     assert set(report.errors) == {
         ("GET", pr_template, 200),
+        ("GET", "/repos/{owner}/{repo}/contents/{path}", 404),  # message must be a string
         ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", 418),
     }
     assert report.errors[("GET", pr_template, 200)][0].startswith("/status: 'exploded' is not one of")
     assert report.covered == {("GET", pr_template, 200)}
     assert report.share_validated == 0.5
     assert "exploded" in report.summary()
-    assert f.check_log(entries[:2] + entries[3:6]).ok
+    served = [("GET", pr_template), ("DELETE", "/repos/{owner}/{repo}")]
+    assert f.declared_json_statuses("GET", pr_template) == [200]
+    assert f.declared_json_statuses("DELETE", "/repos/{owner}/{repo}") == [307, 403, 404, 409]
+    assert report.schema_share(served) == 1.0
+    assert report.schema_share([*served, ("GET", "/repos/{owner}/{repo}")]) == 0.5
+    assert f.check_log(entries[:2] + entries[4:7]).ok
+
+
+# ------------------------------------------------------------------------------------ fast path
+
+
+needs_rs = pytest.mark.skipif(not f._fast_enabled(), reason="jsonschema_rs not installed (or disabled)")
+
+
+@needs_rs
+def test_fast_path_agrees_with_reference_on_rest_examples() -> None:
+    disagreements = []
+    for method, template, status, name, body in REST_EXAMPLES:
+        checker = f._response_checker(method, template, status)
+        assert checker is not None and checker.fast is not None, (method, template, status)
+        if checker.fast.is_valid(body) != checker.slow.is_valid(body):
+            disagreements.append((method, template, status, name))
+    assert disagreements == []
+
+
+@needs_rs
+def test_fast_path_agrees_with_reference_on_webhook_examples() -> None:
+    for event, path in _webhook_examples():
+        payload = json.loads(path.read_text())
+        checker = f._webhook_checker(str(f.webhook_schema_path(event, payload.get("action"))))
+        assert checker.fast is not None
+        assert checker.fast.is_valid(payload) == checker.slow.is_valid(payload), (event, path.name)
+
+
+@needs_rs
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fast_path_agrees_with_reference_on_mutations(data: st.DataObject) -> None:
+    method, template, status, body, schema = data.draw(st.sampled_from(OBJECT_CASES))
+    key = data.draw(st.sampled_from(sorted(body)))
+    value = data.draw(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.text(max_size=5),
+            st.sampled_from(["2020-01-01T00:00:00Z", "2020-01-01 00:00:00", "https://x", ""]),
+            st.just([]),
+            st.just({}),
+        )
+    )
+    mutated = {**body, key: value}
+    checker = f._response_checker(method, template, status)
+    assert checker.fast.is_valid(mutated) == checker.slow.is_valid(mutated), (key, value)
+
+
+def test_webhook_uri_format_makes_empty_environment_url_unambiguous() -> None:
+    path = corpus.webhook_examples_dir() / "deployment_status" / "payload.json"
+    payload = json.loads(path.read_text())
+    payload["deployment_status"]["environment_url"] = ""  # oneOf [enum [""], format uri]
+    assert f.validate_webhook("deployment_status", payload) == []
+    payload["deployment_status"]["environment_url"] = "not a uri"
+    assert f.validate_webhook("deployment_status", payload)
+    payload["deployment_status"]["environment_url"] = "https://staging.example.com"
+    assert f.validate_webhook("deployment_status", payload) == []
