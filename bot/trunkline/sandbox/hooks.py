@@ -40,6 +40,20 @@ ALWAYS_DELIVERED = frozenset({"installation", "installation_repositories", "inst
                               "github_app_authorization", "meta", "ping"})
 
 
+# A payload key (never sent) restricting delivery to one App: GitHub sends check_suite and
+# check_run ``rerequested`` / ``requested_action`` only to the App that owns the suite or run.
+ONLY_APP_KEY = "__sandbox_only_app_id__"
+
+
+def emit_to_app(world: World, app_id: int | None, event: str, payload: dict[str, Any],
+                repo: Repo | None) -> None:
+    """``world.emit`` for one App only (``app_id`` None = every subscribed App)."""
+    if app_id is None:
+        world.emit(event, payload, repo=repo)
+    else:
+        world.emit(event, {**payload, ONLY_APP_KEY: app_id}, repo=repo)
+
+
 def serialise(payload: dict[str, Any]) -> bytes:
     """Compact JSON, as GitHub sends it; these exact bytes are what gets signed."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -133,10 +147,13 @@ class WebhookSender:
         """(App, installation id) pairs that should receive this event."""
         world = self.world
         out: list[tuple[AppReg, int | None]] = []
+        only = payload.get(ONLY_APP_KEY)
         with world.lock:
             apps = sorted(world.apps.values(), key=lambda a: a.id)
             for app in apps:
                 if not app.webhook_url or not subscribed(app, event):
+                    continue
+                if only is not None and app.id != only:
                     continue
                 if repo is not None:
                     inst = world.installation_for_repo(repo, app.id)
@@ -153,7 +170,7 @@ class WebhookSender:
     def emit(self, event: str, payload: dict[str, Any], repo: Repo | None = None) -> None:
         """The world's webhook sink: queue one signed delivery per receiving App."""
         for app, inst_id in self.targets(event, payload, repo):
-            body_obj = dict(payload)
+            body_obj = {k: v for k, v in payload.items() if k != ONLY_APP_KEY}
             if repo is not None and inst_id is not None:
                 body_obj["installation"] = installation_lite(inst_id)
             body = serialise(body_obj)
