@@ -1,0 +1,113 @@
+"""What a handler gets: the typed payload, who/where, and lazy access to GitHub and the repo config.
+
+Nothing here talks to GitHub by itself: ``ctx.github`` creates the installation client on first use
+(through the factory the worker passes, normally ``AppClient.installation``) and ``ctx.config()``
+calls the loader once and caches its result (normally
+``lambda: resolve_config(owner, repo, fetch)`` from ``trunkline.config.resolve``).
+
+:func:`is_own_event` is the loop guard: events Trunkline caused itself are not handled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .payloads import BaseEventPayload, CheckRunEvent, CheckSuiteEvent, parse_payload
+
+_MISSING = object()
+
+# Check events that GitHub emits because of what the check's own App did (created a run, completed
+# it, its runs completed a suite) — as opposed to ones a person or GitHub asks the App to act on
+# (rerequested, requested_action, check_suite requested), which carry the App's id too.
+OWN_CHECK_RUN_ACTIONS = frozenset({"created", "completed"})
+OWN_CHECK_SUITE_ACTIONS = frozenset({"completed"})
+
+
+class DeliveryLogAdapter(logging.LoggerAdapter):
+    """Prefixes messages with the delivery, and adds ``delivery_id``/``event``/``action``/``repo``
+    to every record's attributes (for structured formatters)."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        extra = dict(self.extra or {})
+        kwargs["extra"] = {**extra, **(kwargs.get("extra") or {})}
+        name = extra.get("event") or "?"
+        if extra.get("action"):
+            name += f".{extra['action']}"
+        where = f" {extra['repo']}" if extra.get("repo") else ""
+        return f"[{extra.get('delivery_id')} {name}{where}] {msg}", kwargs
+
+
+@dataclass
+class Context:
+    event: str
+    action: str | None
+    delivery_id: str
+    payload: BaseEventPayload
+    installation_id: int | None
+    repo_owner: str | None
+    repo_name: str | None
+    log: logging.LoggerAdapter
+    github_factory: Callable[[int], Any] | None = field(default=None, repr=False)
+    config_loader: Callable[[], Any] | None = field(default=None, repr=False)
+    _github: Any = field(default=_MISSING, init=False, repr=False)
+    _config: Any = field(default=_MISSING, init=False, repr=False)
+
+    @classmethod
+    def build(cls, event: str, delivery_id: str, payload: BaseEventPayload | Mapping[str, Any], *,
+              github_factory: Callable[[int], Any] | None = None,
+              config_loader: Callable[[], Any] | None = None,
+              logger: logging.Logger | None = None) -> Context:
+        """A context for one delivery; ``payload`` may be the raw body (parsed here, may raise
+        :class:`~trunkline.events.payloads.PayloadError`)."""
+        typed = payload if isinstance(payload, BaseEventPayload) else parse_payload(event, dict(payload))
+        owner, name = typed.repo_owner, typed.repo_name
+        log = DeliveryLogAdapter(logger or logging.getLogger("trunkline.handlers"), {
+            "delivery_id": delivery_id, "event": event, "action": typed.action,
+            "repo": f"{owner}/{name}" if owner and name else None})
+        return cls(event=event, action=typed.action, delivery_id=delivery_id, payload=typed,
+                   installation_id=typed.installation_id, repo_owner=owner, repo_name=name, log=log,
+                   github_factory=github_factory, config_loader=config_loader)
+
+    @property
+    def repo_full_name(self) -> str | None:
+        return f"{self.repo_owner}/{self.repo_name}" if self.repo_owner and self.repo_name else None
+
+    @property
+    def github(self) -> Any:
+        """The installation-scoped client (``trunkline.github.InstallationClient``), made on first use."""
+        if self._github is _MISSING:
+            if self.installation_id is None:
+                raise RuntimeError(f"{self.event} delivery {self.delivery_id} has no installation: "
+                                   "it cannot act on GitHub as the App")
+            if self.github_factory is None:
+                raise RuntimeError("this Context was built without a GitHub client factory")
+            self._github = self.github_factory(self.installation_id)
+        return self._github
+
+    def config(self) -> Any:
+        """The repository's resolved Trunkline config, loaded on first call and cached."""
+        if self._config is _MISSING:
+            if self.config_loader is None:
+                raise RuntimeError("this Context was built without a config loader")
+            self._config = self.config_loader()
+        return self._config
+
+
+def is_own_event(payload: BaseEventPayload, bot_login: str | None, app_id: int | None) -> bool:
+    """True for events Trunkline caused: sent by our bot user, or check runs/suites of our App that
+    GitHub announces because we created/completed them. Handling those would loop."""
+    sender = payload.sender_login
+    if bot_login and sender and sender.lower() == bot_login.lower():
+        return True
+    if app_id is None:
+        return False
+    if isinstance(payload, CheckRunEvent):
+        app = payload.check_run.app
+        return app is not None and app.id == app_id and payload.action in OWN_CHECK_RUN_ACTIONS
+    if isinstance(payload, CheckSuiteEvent):
+        app = payload.check_suite.app
+        return app is not None and app.id == app_id and payload.action in OWN_CHECK_SUITE_ACTIONS
+    return False
