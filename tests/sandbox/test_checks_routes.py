@@ -251,3 +251,66 @@ def test_conclusion_implies_completed(status: str | None, conclusion: str | None
         return
     assert ch["status"] == ("completed" if conclusion else (status or "queued"))
     assert ch.get("conclusion") == conclusion
+
+
+# ---------------------------------------------------------------------------- commit statuses
+
+def test_statuses_and_combined_state(env: Env) -> None:
+    gh_repo = env.gh("wes").get_repo("acme/widgets", lazy=True)
+    commit = gh_repo.get_commit(env.main_sha)
+    assert commit.get_combined_status().state == "pending", "no statuses yet: pending"
+    commit.create_status("pending", target_url="http://127.0.0.1:9/ci", description="queued", context="ci/build")
+    commit.create_status("success", context="ci/build")
+    commit.create_status("success", context="ci/lint")
+    combined = gh_repo.get_commit("main").get_combined_status()
+    assert combined.state == "success" and combined.total_count == 2 and combined.sha == env.main_sha
+    assert [s.context for s in combined.statuses] == ["ci/lint", "ci/build"]
+    commit.create_status("error", context="ci/lint", description="boom")
+    assert gh_repo.get_commit(env.main_sha).get_combined_status().state == "failure"
+    # (PyGithub's Commit.get_statuses uses the undocumented GET /statuses/{sha}; the documented route:)
+    with env.http("wes") as http:
+        listed = http.get("/repos/acme/widgets/commits/main/statuses").json()
+        assert [s["state"] for s in listed] == ["error", "success", "success", "pending"]
+
+    with env.http("rando") as http:
+        denied = http.post(f"/repos/acme/widgets/statuses/{env.main_sha}", json={"state": "success"})
+        assert denied.status_code == 403
+    with env.http("wes") as http:
+        assert http.post(f"/repos/acme/widgets/statuses/{env.main_sha}", json={"state": "great"}).status_code == 422
+        assert http.post(f"/repos/acme/widgets/statuses/{'e' * 40}", json={"state": "success"}).status_code == 422
+        long = http.post(f"/repos/acme/widgets/statuses/{env.main_sha}",
+                         json={"state": "success", "description": "x" * 141})
+        assert long.status_code == 422
+        assert http.get("/repos/acme/widgets/commits/nope/status").status_code == 404
+    with env.http(token=env.app_token) as http:
+        made = http.post(f"/repos/acme/widgets/statuses/{env.main_sha}", json={"state": "success"}).json()
+        assert made["context"] == "default" and made["creator"]["login"] == "trunkline[bot]"
+
+    statuses = env.hooks("status")
+    assert [(h["context"], h["state"]) for h in statuses] == [
+        ("ci/build", "pending"), ("ci/build", "success"), ("ci/lint", "success"), ("ci/lint", "error"),
+        ("default", "success")]
+    assert statuses[0]["branches"] == [{"name": "main", "protected": False,
+                                        "commit": {"sha": env.main_sha,
+                                                   "url": f"{env.url}/repos/acme/widgets/commits/{env.main_sha}"}}]
+    assert statuses[0]["commit"]["sha"] == env.main_sha and statuses[0]["sender"]["login"] == "wes"
+    assert statuses[0]["commit"]["author"]["login"] == "acme"
+    env.assert_faithful()
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["error", "failure", "pending", "success"])),
+                max_size=6))
+def test_combined_state_is_latest_per_context(entries: list[tuple[str, str]]) -> None:
+    from trunkline.sandbox.routes.statuses import combined_state, latest_per_context
+    from trunkline.sandbox.world import Status
+
+    statuses = [Status(id=i, sha="s", state=state, context=ctx, description=None, target_url=None, creator="u")
+                for i, (ctx, state) in enumerate(entries)]
+    latest = {ctx: state for ctx, state in entries}
+    got = combined_state(latest_per_context(statuses))
+    if any(s in ("error", "failure") for s in latest.values()):
+        assert got == "failure"
+    elif not latest or "pending" in latest.values():
+        assert got == "pending"
+    else:
+        assert got == "success"

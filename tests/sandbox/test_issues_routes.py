@@ -224,3 +224,44 @@ def test_issue_matches_state_and_labels(state: str, wanted: str, has: list[str],
     iss = Issue(id=1, number=1, title="t", body=None, user="u", state=state, labels=has)
     expected = (wanted in ("all", state)) and all(q.lower() in {h.lower() for h in has} for q in query)
     assert issue_matches(iss, state=wanted, labels=query, creator=None, assignee=None, since=None) == expected
+
+
+# ---------------------------------------------------------------------------- collaborators
+
+def test_collaborator_permissions(env: SandboxEnv) -> None:
+    owner = env.gh("acme").get_repo("acme/widgets", lazy=True)
+    env.world.user("rando")
+    assert owner.get_collaborator_permission("maria") == "read", "triage reads as read in `permission`"
+    assert owner.get_collaborator_permission("wes") == "write"
+    assert owner.get_collaborator_permission("acme") == "admin"
+    assert owner.get_collaborator_role_name("maria") == "triage"
+    assert owner.get_collaborator_permission("rando") == "read", "public repo: everyone reads"
+
+    owner.add_to_collaborators("lee", permission="maintain")
+    with env.http(token=env.app_token) as http:
+        got = http.get("/repos/acme/widgets/collaborators/lee/permission").json()
+        assert got["permission"] == "write" and got["role_name"] == "maintain" and got["user"]["login"] == "lee"
+        assert got["user"]["permissions"] == {"pull": True, "triage": True, "push": True, "maintain": True,
+                                              "admin": False}
+        assert http.get("/repos/acme/widgets/collaborators/nobody-at-all/permission").status_code == 404
+        assert http.get("/repos/acme/widgets/collaborators/lee").status_code == 204
+        assert http.get("/repos/acme/widgets/collaborators/rando").status_code == 404
+    owner.add_to_collaborators("lee", permission="push")  # already one: 204, permission changed
+    assert owner.get_collaborator_role_name("lee") == "write"
+    assert sorted(c.login for c in owner.get_collaborators()) == ["acme", "lee", "maria", "wes"]
+    assert sorted(c.login for c in owner.get_collaborators(permission="push")) == ["acme", "lee", "wes"]
+    owner.remove_from_collaborators("lee")
+    assert owner.get_collaborator_permission("lee") == "read"
+
+    with pytest.raises(github.GithubException) as exc:
+        env.gh("wes").get_repo("acme/widgets", lazy=True).add_to_collaborators("eve", permission="admin")
+    assert exc.value.status == 403
+    with env.http("acme") as http:
+        assert http.put("/repos/acme/widgets/collaborators/eve", json={"permission": "god"}).status_code == 422
+        first = http.put("/repos/acme/widgets/collaborators/eve", json={"permission": "triage"})
+        assert first.status_code == 201 and first.json()["permissions"] == "triage"
+
+    members = [(h["action"], h["member"]["login"]) for h in env.hooks("member")]
+    assert members == [("added", "lee"), ("edited", "lee"), ("removed", "lee"), ("added", "eve")]
+    assert env.hooks("member", "edited")[0]["changes"] == {"old_permission": {"from": "maintain"}}
+    env.assert_faithful()

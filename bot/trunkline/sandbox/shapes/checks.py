@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import git
-from ..world import CheckRun, CheckSuite, Repo, World, iso
-from .common import node_id, repository
-from .issues import github_app, webhook_clean
+from ..world import CheckRun, CheckSuite, Repo, Status, World, iso
+from .common import node_id, repository, user
+from .issues import envelope, github_app, webhook_clean
 
 
 def pull_refs(world: World, repo: Repo, sha: str) -> list[dict[str, Any]]:
@@ -163,3 +163,94 @@ def check_run(world: World, repo: Repo, run: CheckRun, *, flavour: str = "rest")
         return webhook_clean(data)
     data["check_suite"] = {"id": run.check_suite_id}
     return data
+
+
+# ---- commit statuses (the older "Statuses API") -------------------------------------------------
+
+def commit_status(world: World, repo: Repo, st: Status, *, simple: bool = False) -> dict[str, Any]:
+    """``status`` (REST), or ``simple-commit-status`` inside a combined status when ``simple``."""
+    creator = user(world, st.creator)
+    data: dict[str, Any] = {
+        "url": world.api(f"/repos/{repo.full_name}/statuses/{st.sha}"),
+        "avatar_url": creator["avatar_url"] if creator else None,
+        "id": st.id,
+        "node_id": node_id("StatusContext", st.id),
+        "state": st.state,
+        "description": st.description,
+        "target_url": st.target_url,
+        "context": st.context,
+        "created_at": iso(st.created_at),
+        "updated_at": iso(st.updated_at),
+    }
+    if simple:
+        data["required"] = None
+    else:
+        data["creator"] = creator
+    return data
+
+
+def branches_containing(repo: Repo, sha: str, limit: int = 10) -> list[tuple[str, str]]:
+    """(branch, tip sha) of up to ``limit`` branches whose history contains ``sha``."""
+    try:
+        text = git.out(repo, "for-each-ref", "--contains", sha, "--format=%(refname:short) %(objectname)",
+                       "refs/heads/")
+    except git.GitError:
+        return []
+    pairs = [tuple(line.split(" ", 1)) for line in text.splitlines() if " " in line]
+    return [(name, tip) for name, tip in pairs][:limit]
+
+
+def _commit_user(world: World, email: str | None) -> dict[str, Any] | None:
+    login = git.login_from_email(email)
+    return user(world, world.users[login.lower()].login) if login and login.lower() in world.users else None
+
+
+def status_event_commit(world: World, repo: Repo, sha: str) -> dict[str, Any]:
+    """The ``commit`` object of octokit's ``status`` event."""
+    info = git.commit_info(repo, sha)
+    api = world.api(f"/repos/{repo.full_name}")
+    html = f"{world.web_url}/{repo.full_name}"
+    return {
+        "sha": sha,
+        "node_id": node_id("Commit", int(sha[:12], 16)),
+        "commit": {
+            "author": {"name": info.author.name, "email": info.author.email, "date": info.author.date or ""},
+            "committer": {"name": info.committer.name, "email": info.committer.email,
+                          "date": info.committer.date or ""},
+            "message": info.message,
+            "tree": {"sha": info.tree, "url": f"{api}/git/trees/{info.tree}"},
+            "url": f"{api}/git/commits/{sha}",
+            "comment_count": 0,
+            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+        },
+        "url": f"{api}/commits/{sha}",
+        "html_url": f"{html}/commit/{sha}",
+        "comments_url": f"{api}/commits/{sha}/comments",
+        "author": _commit_user(world, info.author.email),
+        "committer": _commit_user(world, info.committer.email),
+        "parents": [{"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{html}/commit/{p}"}
+                    for p in info.parents],
+    }
+
+
+def status_event(world: World, repo: Repo, st: Status) -> dict[str, Any]:
+    """octokit ``status`` event payload (no ``action``)."""
+    api = world.api(f"/repos/{repo.full_name}")
+    creator = user(world, st.creator)
+    payload = {
+        "id": st.id,
+        "sha": st.sha,
+        "name": repo.full_name,
+        "avatar_url": creator["avatar_url"] if creator else None,
+        "target_url": st.target_url,
+        "context": st.context,
+        "description": st.description,
+        "state": st.state,
+        "commit": status_event_commit(world, repo, st.sha),
+        "branches": [{"name": name, "commit": {"sha": tip, "url": f"{api}/commits/{tip}"},
+                      "protected": name in repo.protections}
+                     for name, tip in branches_containing(repo, st.sha)],
+        "created_at": iso(st.created_at),
+        "updated_at": iso(st.updated_at),
+    }
+    return envelope(world, repo, st.creator, None, **payload)
