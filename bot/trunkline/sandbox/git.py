@@ -119,11 +119,13 @@ def git_dir(repo: Any) -> Path:
 
 
 def _key(repo: Any) -> str:
-    """Cache key for a repository: its path plus inode, so a repository re-created at the same
-    path never sees results (e.g. merge trees) computed with another one's objects."""
+    """Cache key for a repository: its path plus the identity of its HEAD file (inode and change
+    time), so a repository re-created at the same path never sees results (e.g. merge trees)
+    computed with another one's objects."""
     path = git_dir(repo)
     try:
-        return f"{path}\0{path.stat().st_ino}"
+        st = (path / "HEAD").stat()
+        return f"{path}\0{st.st_ino}:{st.st_ctime_ns}"
     except OSError:
         return f"{path}\0"
 
@@ -238,6 +240,11 @@ def resolve(repo: Any, rev: str, kind: str = "commit") -> str | None:
     """A revision (sha, short sha, branch, tag, ref) -> full sha of a ``kind`` object, or None."""
     if not rev or rev.startswith("-"):
         return None
+    if ":" in rev:
+        # "<tree-ish>:<path>": everything after the colon is a path, so no ^{kind} peeling.
+        proc = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", rev, ok=(0, 1, 128))
+        text = proc.stdout.decode().strip()
+        return text if proc.returncode == 0 and is_sha(text) and object_type(repo, text) == kind else None
     proc = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{{kind}}}",
                ok=(0, 1, 128))
     text = proc.stdout.decode().strip()
