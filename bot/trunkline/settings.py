@@ -38,6 +38,14 @@ class Settings:
     lease_seconds: float = 60.0
     max_body_bytes: int = 25 * 1024 * 1024
     data_dir: Path = field(default_factory=lambda: Path(".trunkline"))
+    # --- jobs (appended by the ingest/jobs helper; env wiring in from_env still to do) ---
+    # "module:factory" returning the Processor; default trunkline.runtime:build_processor
+    processor: str | None = None
+    # Attempts per delivery before it is marked failed; retry n waits retry_base_delay * 2**(n-1) s
+    max_attempts: int = 5
+    retry_base_delay: float = 5.0
+    # Seconds between recovery sweeps (re-enqueue deliveries that are not done and not in flight)
+    recovery_interval: float = 30.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -112,19 +112,21 @@ class GroupCommitWriter:
             return
         self.batches += 1
         self.rows += len(new)
-        if new:
-            try:
-                # in arrival order, so workers see events roughly as GitHub sent them
-                self.queue.enqueue_many(dict.fromkeys(r["guid"] for r, _, _ in batch if r["guid"] in new))
-            except Exception:  # noqa: BLE001 - stored as queued: recovery enqueues them later
-                log.exception("enqueueing %d stored deliveries failed; recovery will retry", len(new))
         outcomes: list[Any] = []
         pending = set(new)
         for row, _, _ in batch:
             guid = row["guid"]
             outcomes.append(guid in pending)
             pending.discard(guid)  # a second copy in the same batch is a duplicate
+        # Committed: answer now. The enqueue below is not what makes a delivery safe (the stored
+        # row is; recovery enqueues queued rows after a crash), so requests need not wait for it.
         self._settle(batch, outcomes)
+        if new:
+            try:
+                # in arrival order, so workers see events roughly as GitHub sent them
+                self.queue.enqueue_many(dict.fromkeys(r["guid"] for r, _, _ in batch if r["guid"] in new))
+            except Exception:  # noqa: BLE001 - stored as queued: recovery enqueues them later
+                log.exception("enqueueing %d stored deliveries failed; recovery will retry", len(new))
 
     @staticmethod
     def _settle(batch: list[tuple[dict[str, Any], Any, Any]], outcomes: list[Any]) -> None:

@@ -31,6 +31,8 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, int]:
     threads = settings.workers if args.workers is None else args.workers
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+    # huey logs every task at INFO; at hundreds of deliveries a second that is noise (and CPU).
+    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings, max(0, threads)
 
 

@@ -51,7 +51,8 @@ def run_serve(settings: Settings, host: str, port: int, threads: int, log_level:
     app = create_ingest_app(settings, pool.store, pool.queue)
     pool.start()
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level,
-                            lifespan="on", timeout_graceful_shutdown=10)
+                            lifespan="on", timeout_graceful_shutdown=10,
+                            proxy_headers=False, server_header=False)
     server = uvicorn.Server(config)
     try:
         server.run()  # returns on SIGINT/SIGTERM after draining requests

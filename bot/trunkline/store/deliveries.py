@@ -28,6 +28,15 @@ from trunkline.store.base import metadata
 if TYPE_CHECKING:
     from trunkline.store.base import Store
 
+try:  # headers are stored as JSON text; orjson is only faster, the text is the same JSON
+    import orjson
+
+    def _dump_json(value: Any) -> str:
+        return orjson.dumps(value).decode()
+except ImportError:  # pragma: no cover
+    def _dump_json(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED)
 
@@ -151,11 +160,39 @@ class DeliveryRepo:
             unique.setdefault(row["guid"], row)
         if not unique:
             return set()
+        if self.store.dialect == "sqlite":
+            return self._insert_new_sqlite(list(unique.values()), now)
         params = [dict(r, enqueued_at=now, updated_at=now) for r in unique.values()]
         if self._insert_new is not None:
             with self.store.begin() as conn:
                 return {r[0] for r in conn.execute(self._insert_new, params)}
         return self._insert_new_generic(params)
+
+    def _insert_new_sqlite(self, rows: list[dict[str, Any]], now: float) -> set[str]:
+        """The ingest hot path on SQLite: driver-level SQL, one write transaction.
+
+        ``BEGIN IMMEDIATE`` takes the write lock first, so the existence check and the insert see
+        the same state even with other writer processes; no RETURNING needed.
+        """
+        table = deliveries.name
+        columns = (*_INSERT_COLUMNS, "status", "attempts", "not_before", "enqueued_at", "updated_at")
+        insert = (f"INSERT INTO {table} ({', '.join(columns)}) "
+                  f"VALUES ({', '.join('?' * len(columns))})")
+        with self.store.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            existing: set[str] = set()
+            for i in range(0, len(rows), 500):
+                chunk = tuple(r["guid"] for r in rows[i:i + 500])
+                existing.update(r[0] for r in conn.exec_driver_sql(
+                    f"SELECT guid FROM {table} WHERE guid IN ({', '.join('?' * len(chunk))})", chunk))
+            fresh = [r for r in rows if r["guid"] not in existing]
+            if fresh:
+                conn.exec_driver_sql(insert, [
+                    (r["guid"], r["event"], r["action"], r["installation_id"], r["repo"],
+                     _dump_json(r["headers"]), r["body"], r["received_at"], QUEUED, 0, 0.0, now, now)
+                    for r in fresh
+                ])
+        return {r["guid"] for r in fresh}
 
     def _insert_new_generic(self, params: list[dict[str, Any]]) -> set[str]:
         inserted: set[str] = set()
