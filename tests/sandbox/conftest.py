@@ -164,3 +164,36 @@ def bot_world(sandbox: Any, receiver: WebhookReceiver) -> BotWorld:
     sandbox.grant(repo, "dev", "write")
     sandbox.wait_for_webhooks()
     return BotWorld(sandbox=sandbox, app=app, repo=repo, receiver=receiver)
+
+
+@dataclass
+class LifecycleRun:
+    """One run of ``pr_lifecycle.run_lifecycle`` (shared by the REST and webhook fidelity tests)."""
+
+    lifecycle: Any  # pr_lifecycle.Lifecycle
+    sandbox: Any
+    receiver: WebhookReceiver
+    secret: str
+
+
+@pytest.fixture(scope="session")
+def pr_lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LifecycleRun]:
+    """The PyGithub pull-request lifecycle, played once per session against a fresh sandbox with a
+    real webhook receiver (it takes a few seconds; two test modules inspect its traces)."""
+    require_sandbox_parts()
+    for name in ("trunkline.sandbox.routes.deployments", "trunkline.sandbox.routes.actions"):
+        pytest.importorskip(name, reason=f"{name} not available yet")
+    from pr_lifecycle import BOT_SECRET as LIFECYCLE_SECRET
+    from pr_lifecycle import run_lifecycle
+
+    from trunkline.sandbox.actors import Sandbox
+
+    rec = WebhookReceiver().start()
+    sb = Sandbox(tmp_path_factory.mktemp("lifecycle")).start()
+    try:
+        lifecycle = run_lifecycle(sb, rec.url)
+        assert sb.wait_for_webhooks(10)
+        yield LifecycleRun(lifecycle=lifecycle, sandbox=sb, receiver=rec, secret=LIFECYCLE_SECRET)
+    finally:
+        sb.stop()
+        rec.stop()

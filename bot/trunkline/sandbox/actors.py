@@ -35,6 +35,14 @@ from .world import AppReg, HookDelivery, Installation, Repo, World
 
 PERMISSION_CHOICES = ("read", "triage", "write", "maintain", "admin")
 
+# What ``events=("*",)`` subscribes an App to: every event the sandbox emits. Real Apps list events
+# explicitly (and the ``installation`` payload shows the list), so "*" is expanded, not stored.
+ALL_EVENTS = (
+    "check_run", "check_suite", "create", "delete", "deployment", "deployment_status", "issue_comment", "issues",
+    "label", "member", "pull_request", "pull_request_review", "pull_request_review_comment", "push",
+    "repository", "status", "workflow_dispatch", "workflow_job", "workflow_run",
+)
+
 CI_APP_SLUG = "sandbox-ci"
 CI_APP_PERMISSIONS = {"checks": "write", "statuses": "write", "contents": "read", "metadata": "read"}
 
@@ -191,11 +199,14 @@ class Actors:
         """Register a GitHub App (what the "New GitHub App" page does); its private key is kept.
 
         ``permissions`` default to what Trunkline's bot asks for (``routes.apps.DEFAULT_PERMISSIONS``);
-        ``events`` default to every event."""
+        ``events`` default to every event the sandbox emits (``ALL_EVENTS``)."""
         from .routes.apps import register_app
 
+        wanted = list(events)
+        if "*" in wanted:
+            wanted = list(ALL_EVENTS)
         return register_app(self.world, slug, owner, webhook_url, secret,
-                            None if permissions is None else dict(permissions), list(events))
+                            None if permissions is None else dict(permissions), wanted)
 
     def install(self, app: AppReg | str | int, account: str, repos: Iterable[Repo | str] | None = None
                 ) -> Installation:
@@ -449,11 +460,24 @@ class Actors:
                    f"{self._repo_path(r)}/actions/workflows/{workflow}/dispatches", self.token_for(as_user),
                    {"ref": ref, "inputs": dict(inputs or {})})
 
-    def finish_workflow_run(self, repo: Repo | str, run_id: int, conclusion: str = "success") -> None:
-        """Play the runner: move a workflow run to completed (no REST route for that on GitHub)."""
-        from .routes.actions import complete_run
+    def start_workflow_run(self, repo: Repo | str, run_id: int) -> None:
+        """Play the runner picking a queued run up (``workflow_run.in_progress``)."""
+        from .routes.actions import start_run
 
-        complete_run(self.world, self.repo(repo), run_id, conclusion)
+        start_run(self.world, self.repo(repo), run_id)
+
+    def finish_workflow_run(self, repo: Repo | str, run_id: int, conclusion: str = "success") -> None:
+        """Play the runner: a queued run is started, then completed with ``conclusion`` (GitHub has no
+        REST route for this; its runners do it)."""
+        from .routes.actions import complete_run, start_run
+
+        r = self.repo(repo)
+        run = r.workflow_runs.get(run_id)
+        if run is None:
+            raise LookupError(f"no workflow run {run_id} in {r.full_name}")
+        if run.status == "queued":
+            start_run(self.world, r, run_id)
+        complete_run(self.world, r, run_id, conclusion)
 
     # ---- webhooks, faults, accounting ------------------------------------------------------------
     def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
@@ -541,7 +565,7 @@ CONTROL_ACTIONS = (
     "create_app", "install", "create_repo", "grant", "protect", "push", "open_pr", "close_pr", "reopen_pr",
     "ready_for_review", "review", "merge", "update_branch", "open_issue", "close_issue", "comment",
     "edit_comment", "label", "unlabel", "ci", "status", "deploy", "deploy_target", "dispatch_workflow",
-    "finish_workflow_run", "token_for", "installation_token", "wait_for_webhooks", "drop_webhooks",
+    "start_workflow_run", "finish_workflow_run", "token_for", "installation_token", "wait_for_webhooks", "drop_webhooks",
 )
 
 
