@@ -18,7 +18,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,8 +85,18 @@ def create_app(world: World) -> FastAPI:
     return app
 
 
+def flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Leaf routes: FastAPI >= 0.16x wraps included routers instead of copying their routes."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from flat_routes(inner.routes)
+        else:
+            yield route
+
+
 def _route_template(app: FastAPI, request: Request) -> str | None:
-    for route in app.router.routes:
+    for route in flat_routes(app.router.routes):
         match, _ = route.matches(request.scope)
         if match == Match.FULL:
             return github_template(getattr(route, "path", ""))
@@ -199,7 +209,7 @@ def _log(world: World, request: Request, route: str | None, status: int, princip
 def list_routes(app: FastAPI) -> list[tuple[str, str]]:
     """Every (METHOD, GitHub path template) served, control routes excluded, sorted."""
     out: set[tuple[str, str]] = set()
-    for route in app.router.routes:
+    for route in flat_routes(app.router.routes):
         path = getattr(route, "path", "")
         methods: Iterable[str] = getattr(route, "methods", None) or ()
         if not path or path.startswith(CONTROL_PREFIX):

@@ -42,7 +42,6 @@ def user(world: World, login: str | None) -> dict[str, Any] | None:
         "events_url": f"{api}/events{{/privacy}}",
         "received_events_url": f"{api}/received_events",
         "type": u.type,
-        "user_view_type": "public",
         "site_admin": u.site_admin,
     }
 
