@@ -1,0 +1,144 @@
+"""``trunkline demo``: the whole loop, as it exists today, against the sandbox GitHub.
+
+Each capability adds a chapter (a function taking the ``DemoRun``) to ``CHAPTERS``.
+The demo prints what a user would see on GitHub and exits non-zero if anything did not happen.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from trunkline.demo.harness import BotHarness
+
+REPO = "acme/widgets"
+GOOD_CONFIG = """\
+# Trunkline configuration (read from the default branch)
+version: 1
+merge:
+  method: squash      # merge | squash | rebase
+  required_approvals: 0
+"""
+BROKEN_CONFIG = GOOD_CONFIG.replace("method: squash ", "method: squosh ")
+
+
+@dataclass
+class DemoRun:
+    harness: BotHarness
+    console: Console
+    results: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    @property
+    def sandbox(self):  # noqa: ANN201 (Sandbox)
+        return self.harness.sandbox
+
+    def step(self, text: str) -> None:
+        self.console.print(f"[bold cyan]→[/] {text}")
+
+    def record(self, what: str, ok: bool, detail: str = "") -> None:
+        self.results.append((what, ok, detail))
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        self.console.print(f"  {mark} {what}" + (f" — {detail}" if detail else ""))
+
+
+def chapter_setup(run: DemoRun) -> None:
+    sb = run.sandbox
+    run.step(f"Sandbox GitHub at [link]{sb.url}[/]; App [bold]{run.harness.app.slug}[/] "
+             f"(id {run.harness.app.id}) delivering to {run.harness.webhook_url}")
+    sb.create_repo("acme", "widgets", files={
+        "README.md": "# widgets\n",
+        ".github/trunkline.yml": GOOD_CONFIG,
+        "widgets/__init__.py": "def add(a, b):\n    return a + b\n",
+    })
+    run.harness.install("acme")
+    sb.grant(REPO, "dev", "write")
+    run.record("repo acme/widgets created from real git commits; App installed; dev has write", True)
+
+
+def chapter_config_check(run: DemoRun) -> None:
+    sb, h = run.sandbox, run.harness
+    run.step("dev pushes a feature branch and opens a pull request")
+    sha = sb.push(REPO, "feature/sub", {"widgets/__init__.py": "def add(a, b):\n    return a + b\n\n\n"
+                                         "def sub(a, b):\n    return a - b\n"}, "Add sub()", as_user="dev")
+    number = sb.open_pr(REPO, head="feature/sub", title="Add sub()", as_user="dev")
+    check = h.wait_for_check(REPO, sha, "trunkline/config")
+    run.record(f"PR #{number}: check run trunkline/config on {sha[:7]} → {check.conclusion}",
+               check.conclusion == "success", check.output.get("title", ""))
+
+    run.step("dev opens a pull request that breaks the configuration (a typo: 'squosh')")
+    bad_sha = sb.push(REPO, "tweak-config", {".github/trunkline.yml": BROKEN_CONFIG}, "Tweak merge method",
+                      as_user="dev")
+    bad = sb.open_pr(REPO, head="tweak-config", title="Tweak merge method", as_user="dev")
+    check = h.wait_for_check(REPO, bad_sha, "trunkline/config")
+    note = check.annotations[0] if check.annotations else {}
+    where = f"{note.get('path')}:{note.get('start_line')}:{note.get('start_column')}" if note else "no annotation"
+    run.record(f"PR #{bad}: trunkline/config → {check.conclusion}, annotation at {where}",
+               check.conclusion == "failure" and bool(note), note.get("message", ""))
+
+
+def chapter_reliability(run: DemoRun) -> None:
+    sb, h = run.sandbox, run.harness
+    run.step("GitHub redelivers a webhook (same GUID): Trunkline stores it once and does not act twice")
+    sb.wait_for_webhooks()
+    opened = [d for d in sb.deliveries("pull_request") if d.action == "opened" and d.status == "OK"]
+    before = len(h.check_runs(REPO, _head_of_pr(run, 1), "trunkline/config"))
+    sb.world.redeliver_sink(opened[0])
+    sb.wait_for_webhooks()
+    time.sleep(1.0)
+    after = len(h.check_runs(REPO, _head_of_pr(run, 1), "trunkline/config"))
+    last = sb.deliveries("pull_request")[-1]
+    run.record("redelivery acknowledged as duplicate, still one check run",
+               before == after == 1 and last.redelivery and last.status_code == 200,
+               f"HTTP {last.status_code}: {last.response_body.strip()[:60]}")
+
+    run.step("A forged webhook (bad signature) is refused")
+    import httpx
+
+    response = httpx.post(h.webhook_url, content=b'{"zen": "forged"}', headers={
+        "X-GitHub-Event": "ping", "X-GitHub-Delivery": "forged-1", "Content-Type": "application/json",
+        "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    run.record("forged delivery refused", response.status_code == 401, f"HTTP {response.status_code}")
+
+    calls = sum(sb.requests_by_installation.values())
+    run.record("REST calls made by the bot (counted by the sandbox per installation)", calls > 0, str(calls))
+
+
+def _head_of_pr(run: DemoRun, number: int) -> str:
+    repo = run.sandbox.repo(REPO)
+    return repo.pulls[number].head_sha
+
+
+CHAPTERS: list[Callable[[DemoRun], None]] = [chapter_setup, chapter_config_check, chapter_reliability]
+
+
+def run_demo(root: Path | None = None, console: Console | None = None) -> int:
+    console = console or Console()
+    console.print(Panel.fit("[bold]Trunkline demo[/] — the loop against a local sandbox GitHub "
+                            "(real git, signed webhooks, a real bot process)"))
+    with tempfile.TemporaryDirectory(prefix="trunkline-demo-") as tmp:
+        base = Path(root) if root else Path(tmp)
+        started = time.monotonic()
+        with BotHarness(base) as harness:
+            run = DemoRun(harness, console)
+            try:
+                for chapter in CHAPTERS:
+                    chapter(run)
+            except Exception as exc:  # show what the bot said, then fail
+                run.record(f"demo step failed: {exc}", False)
+                console.print(Panel(harness.bot_log()[-3000:], title="bot log (tail)"))
+        table = Table(title=f"Demo results ({time.monotonic() - started:.1f} s)")
+        table.add_column("step")
+        table.add_column("ok")
+        for what, ok, _ in run.results:
+            table.add_row(what, "[green]yes[/]" if ok else "[red]NO[/]")
+        console.print(table)
+    failed = [r for r in run.results if not r[1]]
+    console.print("[bold green]All demo steps passed.[/]" if not failed else f"[bold red]{len(failed)} step(s) failed.[/]")
+    return 1 if failed else 0
