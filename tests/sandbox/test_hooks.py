@@ -147,8 +147,7 @@ class SandboxEnv:
         """Every response so far matches GitHub's REST description; every webhook octokit's schema."""
         from trunkline.sandbox.fidelity import check_log, validate_webhook
 
-        report = check_log([_with_route(self.handle.app, e) for e in self.world.request_log
-                            if not _undeclared_github_error(e)])
+        report = check_log([e for e in self.world.request_log if not _undeclared_github_error(e)])
         assert report.ok, report.summary()
         assert self.sender.flush(10)
         problems = []
@@ -167,31 +166,6 @@ def _undeclared_github_error(entry: Any) -> bool:
     body = entry.response_body
     return (entry.status in (403, 404, 409, 422) and isinstance(body, dict)
             and isinstance(body.get("message"), str) and "documentation_url" in body)
-
-
-def _with_route(app: Any, entry: Any) -> Any:
-    """Fill a log entry's route template when the server could not (FastAPI 0.165 nests included
-    routers as ``_IncludedRouter`` without ``.path``; templates with ``{x:path}`` then go unnamed)."""
-    import dataclasses
-
-    from starlette.routing import Match
-
-    from trunkline.sandbox.server import github_template
-
-    if entry.route:
-        return entry
-    scope = {"type": "http", "path": entry.path, "method": entry.method, "root_path": "", "headers": [],
-             "query_string": b""}
-    stack = list(app.router.routes)
-    while stack:
-        route = stack.pop(0)
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            stack[:0] = list(inner.routes)
-            continue
-        if getattr(route, "path", None) and route.matches(scope)[0] == Match.FULL:
-            return dataclasses.replace(entry, route=github_template(route.path))
-    return entry
 
 
 @pytest.fixture
