@@ -1,0 +1,188 @@
+"""The ``.github/trunkline.yml`` model.
+
+One root model, :class:`TrunklineConfig`, with one sub-model per section. Every model derives from
+:class:`Section`, which forbids unknown keys (so typos surface as errors instead of being silently
+ignored) and validates strictly (so ``required_approvals: "2"`` is rejected exactly like an editor
+using the exported JSON Schema would reject it — the bot and the editor must agree).
+
+Adding a section later (contracts, tiers, ratchets, deploy, agents) is one new ``Section`` subclass
+plus one field on :class:`TrunklineConfig` with ``default_factory`` — nothing else: the loader, the
+JSON Schema export and the error messages are all derived from the models.
+
+Every default is the *safe* choice: squash merges only when explicitly labelled, branches must be up
+to date, commands not listed in ``commands.permissions`` need write access.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+MergeMethod = Literal["merge", "squash", "rebase"]
+PermissionLevel = Literal["read", "triage", "write", "maintain", "admin"]
+
+#: GitHub repository roles from weakest to strongest; a role includes everything before it.
+PERMISSION_ORDER: tuple[str, ...] = ("read", "triage", "write", "maintain", "admin")
+#: Level a command needs when ``commands.permissions`` does not mention it.
+DEFAULT_COMMAND_LEVEL: PermissionLevel = "write"
+#: Where a repository's own configuration lives (always read from the default branch).
+CONFIG_PATH = ".github/trunkline.yml"
+
+# GitHub labels are at most 50 characters; an empty label could never be applied.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+CheckName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+CommandName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
+
+# owner: GitHub login; repo: GitHub repository name; optional ":path" inside that repository.
+EXTENDS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}(:[A-Za-z0-9_.-][A-Za-z0-9_./-]*)?$"
+
+
+def permission_allows(actual: str, required: str) -> bool:
+    """True when a collaborator with role ``actual`` may run something that needs ``required``."""
+    if actual not in PERMISSION_ORDER or required not in PERMISSION_ORDER:
+        return False
+    return PERMISSION_ORDER.index(actual) >= PERMISSION_ORDER.index(required)
+
+
+def parse_extends(value: str) -> tuple[str, str, str]:
+    """Split ``owner/repo[:path]`` into ``(owner, repo, path)``; path defaults to ``CONFIG_PATH``."""
+    target, _, path = value.partition(":")
+    owner, _, repo = target.partition("/")
+    return owner, repo, path or CONFIG_PATH
+
+
+class Section(BaseModel):
+    """Base of every configuration model: unknown keys are errors, types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    #: Former or commonly guessed key names -> the real key, used for "did you mean" hints.
+    key_hints: ClassVar[dict[str, str]] = {}
+
+
+class MergeSection(Section):
+    """How and when Trunkline merges pull requests."""
+
+    key_hints: ClassVar[dict[str, str]] = {
+        "strict": "require_up_to_date",
+        "merge_method": "method",
+        "approvals": "required_approvals",
+        "delete_branch_on_merge": "delete_branch",
+        "checks": "required_checks",
+    }
+
+    method: MergeMethod = Field(
+        "squash", description="Merge method Trunkline uses: merge (merge commit), squash, or rebase."
+    )
+    label: Label = Field(
+        "auto-merge",
+        description="Label that asks Trunkline to merge the pull request once every gate is green.",
+    )
+    required_approvals: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Approving reviews required before merging, on top of branch protection (0 = none extra).",
+    )
+    require_up_to_date: bool = Field(
+        True,
+        description=(
+            "Require the branch to contain the latest base branch before merging "
+            "(GitHub branch protection calls this 'strict')."
+        ),
+    )
+    delete_branch: bool = Field(True, description="Delete the head branch after a successful merge.")
+    priority_label: Label = Field(
+        "merge-priority", description="Label that moves a pull request to the front of the merge queue."
+    )
+    hold_labels: list[Label] = Field(
+        default=["do-not-merge", "hold"],  # pydantic copies mutable defaults per instance
+        validate_default=True,  # so the conflict check below also sees the default list
+        description="Labels that block merging while present. Setting this list replaces the defaults.",
+    )
+    required_checks: list[CheckName] = Field(
+        default=[],
+        description="Check names that must succeed before merging, in addition to branch protection.",
+    )
+
+    @field_validator("hold_labels")
+    @classmethod
+    def _labels_do_not_conflict(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # A label that both requests and blocks a merge makes the outcome depend on ordering.
+        for name in ("label", "priority_label"):
+            other = info.data.get(name)
+            if other is not None and other in value:
+                raise PydanticCustomError(
+                    "label_conflict",
+                    "'{label}' is also merge.{field}; a label cannot both request and block merging",
+                    {"field": name, "label": other},
+                )
+        return value
+
+
+class CommandsSection(Section):
+    """Commands written in pull-request and issue comments, such as /merge."""
+
+    key_hints: ClassVar[dict[str, str]] = {"permission": "permissions", "ignore_edits": "ignore_edited"}
+
+    prefix: str = Field(
+        "/",
+        min_length=1,
+        max_length=20,
+        pattern=r"^\S+$",
+        description="Text that starts a command at the beginning of a comment line.",
+    )
+    permissions: dict[CommandName, PermissionLevel] = Field(
+        default={},
+        # keys outside the command-name pattern are errors, in editors too
+        json_schema_extra={"additionalProperties": False},
+        description=(
+            "Minimum repository role per command name (read, triage, write, maintain, admin). "
+            f"Commands not listed need '{DEFAULT_COMMAND_LEVEL}'."
+        ),
+    )
+    ignore_edited: bool = Field(
+        True, description="Ignore commands in edited comments, so an edit cannot re-run a command."
+    )
+
+    def level_for(self, command: str) -> str:
+        """Minimum role needed to run ``command``."""
+        return self.permissions.get(command, DEFAULT_COMMAND_LEVEL)
+
+
+# A section's default is "all of its fields' defaults"; say so in the JSON Schema too.
+_SECTION: dict = {"json_schema_extra": {"default": {}}}
+
+
+class TrunklineConfig(Section):
+    """Trunkline configuration (.github/trunkline.yml)."""
+
+    model_config = ConfigDict(title="Trunkline configuration")
+
+    version: Literal[1] = Field(1, description="Configuration format version. Only 1 exists.")
+    extends: str | None = Field(
+        None,
+        pattern=EXTENDS_PATTERN,
+        examples=["acme/.github", "acme/shared-config:trunkline/base.yml"],
+        description=(
+            "Inherit settings from another repository's configuration, as 'owner/repo' "
+            f"(its {CONFIG_PATH}) or 'owner/repo:path'. Read from that repository's default branch; "
+            "settings here override it."
+        ),
+    )
+    merge: MergeSection = Field(default_factory=MergeSection, description=MergeSection.__doc__, **_SECTION)
+    commands: CommandsSection = Field(
+        default_factory=CommandsSection, description=CommandsSection.__doc__, **_SECTION
+    )
+
+    @field_validator("extends")
+    @classmethod
+    def _no_parent_segments(cls, value: str | None) -> str | None:
+        if value is not None and ".." in re.split(r"[:/]", value)[1:]:
+            raise PydanticCustomError(
+                "extends_path", "path in '{value}' must not contain '..'", {"value": value}
+            )
+        return value
