@@ -314,3 +314,26 @@ def test_combined_state_is_latest_per_context(entries: list[tuple[str, str]]) ->
         assert got == "pending"
     else:
         assert got == "success"
+
+
+def test_push_requests_a_check_suite_from_apps_that_want_one(env: Env) -> None:
+    from trunkline.sandbox import pushes
+    from trunkline.sandbox.routes import checks
+
+    pushes.install(env.world)
+    checks.install(env.world)
+    checks.install(env.world)  # idempotent
+    env.app.permissions["checks"] = "write"  # "trunkline" (all events) wants suites; other-ci lacks checks
+    sha = pushes.push_files(env.world, env.repo, "feature", {"f.txt": "f"}, "feature", "wes")
+    requested = env.hooks("check_suite", "requested")
+    assert len(requested) == 1
+    suite = requested[0]["check_suite"]
+    assert suite["head_sha"] == sha and suite["head_branch"] == "feature" and suite["status"] == "queued"
+    assert suite["app"]["id"] == env.app.id
+    assert [e for e, _ in env.events()] == ["push", "check_suite"], "push first, then the suite request"
+    assert env.sender.flush(10)
+    assert not [b for h, b in env.other.requests if h["x-github-event"] == "check_suite"]
+    # The App then reports into that same suite.
+    run = app_repo(env).create_check_run(name="ci", head_sha=sha)
+    assert env.repo.check_runs[run.id].check_suite_id == suite["id"]
+    env.assert_faithful()

@@ -32,7 +32,7 @@ from ..http import (
 )
 from ..shapes import checks as shapes
 from ..shapes.issues import envelope
-from ..world import CheckRun, CheckSuite, Repo, World, now
+from ..world import AppReg, CheckRun, CheckSuite, Repo, World, now
 
 router = APIRouter()
 
@@ -327,6 +327,43 @@ def request_action(world: World, repo: Repo, run_id: int, identifier: str, user:
             raise KeyError(f"check run {run_id} offers no action {identifier!r}")
         _emit_run(world, repo, run, "requested_action", user, only_owner=True,
                   requested_action={"identifier": identifier})
+
+
+_PUSH_LISTENER = "_trunkline_checks_push_listener"
+
+
+def wants_check_suites(app: AppReg) -> bool:
+    """GitHub requests a check suite from Apps with the checks permission that subscribe to it."""
+    return app.permissions.get("checks") in ("read", "write") and (
+        "check_suite" in app.events or "*" in app.events)
+
+
+def on_push(world: World, repo: Repo, ref: str, before: str, after: str, who: str) -> None:
+    """A branch moved: every App that wants check suites gets one for the new head
+    (``check_suite.requested``, sent to that App only)."""
+    if not ref.startswith("refs/heads/") or not after or set(after) == {"0"}:
+        return
+    with world.lock:
+        for app in sorted(world.apps.values(), key=lambda a: a.id):
+            if not wants_check_suites(app) or world.installation_for_repo(repo, app.id) is None:
+                continue
+            suite = suite_for(world, repo, app.id, after)
+            if suite.head_branch is None:
+                suite.head_branch = ref[len("refs/heads/"):]
+            emit_to_app(world, app.id, "check_suite", envelope(
+                world, repo, who, "requested",
+                check_suite=shapes.check_suite(world, repo, suite, flavour="webhook", action="requested")), repo)
+
+
+def install(world: World) -> None:
+    """Register :func:`on_push` (idempotent). Call it after ``trunkline.sandbox.pushes.install`` so
+    the ``push`` webhook goes out before ``check_suite.requested``, as on GitHub."""
+    with world.lock:
+        if getattr(world, _PUSH_LISTENER, False):
+            return
+        setattr(world, _PUSH_LISTENER, True)
+        world.push_listeners.append(lambda repo, ref, before, after, who: on_push(world, repo, ref, before,
+                                                                                  after, who))
 
 
 # ============================================================================ routes
