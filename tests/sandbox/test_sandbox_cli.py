@@ -52,6 +52,18 @@ def test_refuses_a_data_dir_with_old_repositories(capsys: pytest.CaptureFixture[
     assert old.is_dir()  # nothing was touched
 
 
+def test_busy_port_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        code, out, err = run(["sandbox", "--port", str(port)], capsys)
+    assert code == 1 and f"cannot listen on 127.0.0.1:{port}" in err and "--port 0" in err
+    assert "listening" not in out
+
+
 def test_actor_without_a_sandbox_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 

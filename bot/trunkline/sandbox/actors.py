@@ -482,8 +482,11 @@ class Actors:
     # ---- webhooks, faults, accounting ------------------------------------------------------------
     def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
         """Wait until every emitted webhook has been attempted; True when the queue drained."""
-        if self._sender is not None:
-            return bool(self._sender.flush(timeout))
+        sender = self._sender
+        if sender is None:  # a World served without a Sandbox: use whichever sender it has installed
+            sender = getattr(self.world.webhook_sink, "__self__", None)
+        if sender is not None and hasattr(sender, "flush"):
+            return bool(sender.flush(timeout))
         return True
 
     def deliveries(self, event: str | None = None, action: str | None = None) -> list[HookDelivery]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -68,6 +69,7 @@ def run_server(args: argparse.Namespace) -> int:
         print(f"error: --host {args.host} is not a loopback address; the sandbox only serves this machine "
               "(use 127.0.0.1)", file=sys.stderr)
         return 2
+    own_dir = args.data_dir is None  # a temporary directory we made is removed on exit
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="trunkline-sandbox-"))
     git_dir = data_dir / "git"
     if git_dir.exists() and any(git_dir.iterdir()):
@@ -81,6 +83,8 @@ def run_server(args: argparse.Namespace) -> int:
     try:
         sandbox.start()
     except OSError as exc:
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
               " (another sandbox running? use --port 0 for a free port)", file=sys.stderr)
         return 1
@@ -93,6 +97,8 @@ def run_server(args: argparse.Namespace) -> int:
         print("stopping sandbox", flush=True)
     finally:
         sandbox.stop()
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
