@@ -158,6 +158,12 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> No
     raise SystemExit("trunkline serve did not become healthy")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -196,10 +202,12 @@ def main() -> int:
         wait_healthy(port, server)
         out = tmp / "client.json"
         run_id = uuid.uuid4().hex[:12]
+        cpu0 = cpu_seconds(server.pid)
         subprocess.run(
             [sys.executable, __file__, "--client", "--port", str(port), "--n", str(args.n), "--concurrency",
              str(args.concurrency), "--warmup", str(args.warmup), "--run-id", run_id, "--out", str(out)],
             check=True, env=env)
+        server_cpu = cpu_seconds(server.pid) - cpu0
         result = json.loads(out.read_text())
         time.sleep(0.2)
         processed = _count(tmp / "trunkline.db", "status = 'done'")
@@ -220,6 +228,8 @@ def main() -> int:
     print(f"statuses: {statuses}  (202 acknowledged: {acked}/{args.n})")
     print(f"throughput: {throughput:.0f}/s   ack latency p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
           f"max {max(lat_ms):.2f} ms")
+    print(f"server CPU: {server_cpu:.2f} s for {sent} deliveries = {server_cpu / sent * 1e6:.0f} us each "
+          f"(load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     print(f"stored after SIGKILL: {stored}/{sent}  lost: {lost}   processed by workers meanwhile: {processed}")
     ok = throughput >= 1000 and p99 < 20 and lost == 0 and acked == args.n
     print(json.dumps({

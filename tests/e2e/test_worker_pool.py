@@ -17,8 +17,7 @@ from trunkline.jobs.runtime import PermanentError
 from trunkline.jobs.worker import DeliveryRunner, WorkerOptions, WorkerPool, recover, retry_delay
 from trunkline.store import Store, new_row
 
-FAST = WorkerOptions(lease_seconds=0.6, max_attempts=3, retry_base_delay=0.05, recovery_interval=0.3,
-                     lock_retry_min=0.02, lock_retry_max=0.08)
+FAST = WorkerOptions(lease_seconds=0.6, max_attempts=3, retry_base_delay=0.05, recovery_interval=0.3)
 
 
 @pytest.fixture
@@ -128,17 +127,41 @@ def test_permanent_error_and_system_exit_are_failures_not_crashes(parts) -> None
     assert runner.run("perm", "me/0") == "skipped-finished"
 
 
-def test_lock_contention_defers_instead_of_waiting(parts) -> None:
+def test_a_busy_key_hands_the_delivery_to_the_lock_holder(parts) -> None:
+    store, queue = parts
+    gate = threading.Event()
+    seen: list[str] = []
+
+    def processor(record) -> None:
+        seen.append(record.guid)
+        if record.guid == "first":
+            assert gate.wait(10)
+
+    runner = DeliveryRunner(store, queue, processor, FAST)
+    add(store, queue, "first", pr("o/a", "main"))
+    holder = threading.Thread(target=runner.run, args=("first", "holder/0"))
+    holder.start()
+    wait_for(lambda: seen == ["first"])
+    add(store, queue, "second", pr("o/a", "main"))
+    add(store, queue, "other", pr("o/a", "dev"))
+    scheduled = queue.scheduled_count()
+    assert runner.run("second", "me/0") == "deferred"  # dropped, not re-scheduled
+    assert queue.scheduled_count() == scheduled
+    assert runner.run("other", "me/0") == "done"  # another branch is not blocked
+    gate.set()
+    holder.join(10)
+    assert seen == ["first", "other", "second"]  # the holder drained "second"
+    assert store.deliveries.get("second").status == "done"
+    assert store.locks.holder("o/a@main") is None
+
+
+def test_rows_stored_without_a_key_get_one(parts) -> None:
     store, queue = parts
     runner = DeliveryRunner(store, queue, lambda r: None, FAST)
-    add(store, queue, "blocked", pr("o/a", "main"))
-    assert store.locks.acquire("o/a@main", "someone-else/0", 30, time.time())
-    before = queue.scheduled_count()
-    assert runner.run("blocked", "me/0") == "deferred"
-    assert queue.scheduled_count() == before + 1
-    assert store.deliveries.get("blocked").status == "queued" and store.deliveries.get("blocked").attempts == 0
-    store.locks.release("o/a@main", "someone-else/0")
-    assert runner.run("blocked", "me/0") == "done"
+    store.deliveries.insert_new([new_row("nokey", "push", body=b'{"repository": {"full_name": "O/R"}, '
+                                         b'"ref": "refs/heads/x"}', headers={}, received_at=time.time())], time.time())
+    assert runner.run("nokey", "me/0") == "done"
+    assert store.deliveries.get("nokey").serial_key == "o/r@x"
 
 
 def test_startup_recovery_requeues_unfinished_work(parts) -> None:

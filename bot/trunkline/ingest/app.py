@@ -35,6 +35,7 @@ from trunkline import metrics
 from trunkline.ingest.payload import summarize
 from trunkline.ingest.signature import verify
 from trunkline.ingest.writer import GroupCommitWriter
+from trunkline.jobs.keys import serial_key
 from trunkline.jobs.queue import JobQueue
 from trunkline.settings import Settings
 from trunkline.store.base import Store
@@ -170,7 +171,7 @@ class WebhookEndpoint:
                 event, guid, payload = _check_and_parse(self.secret, body, headers)
             action, installation_id, repo = summarize(payload)
             row = new_row(guid, event, body=body, headers=headers, received_at=time.time(), action=action,
-                          installation_id=installation_id, repo=repo)
+                          installation_id=installation_id, repo=repo, serial_key=serial_key(event, payload))
             try:
                 is_new = await self.writer.submit(row)
             except Exception as exc:  # noqa: BLE001 - storage down: say so; GitHub shows it as failed

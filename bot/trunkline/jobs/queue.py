@@ -120,7 +120,8 @@ class JobQueue:
 
     # -- consumer side ----------------------------------------------------------------------
     def bind(self, handler: Callable[[str], None]) -> None:
-        """Set what a dequeued task runs: ``handler(guid)``."""
+        """Set what ``execute(task)`` runs: ``handler(guid)`` (for huey's own consumer; the
+        ``WorkerPool`` reads the guid with :meth:`delivery_of` instead)."""
         self._handler = handler
 
     def _run(self, guid: str) -> None:
@@ -130,6 +131,14 @@ class JobQueue:
 
     def dequeue(self) -> Task | None:
         return self.huey.dequeue()
+
+    @staticmethod
+    def delivery_of(task: Task) -> str | None:
+        """The delivery guid a dequeued task carries (``None`` for anything else)."""
+        if getattr(task, "name", None) != TASK_NAME:
+            return None
+        args = task.args or ()
+        return args[0] if len(args) == 1 and isinstance(args[0], str) else None
 
     def execute(self, task: Task) -> None:
         self.huey.execute(task)

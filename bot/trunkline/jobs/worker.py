@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -27,7 +26,7 @@ from trunkline.jobs.queue import JobQueue
 from trunkline.jobs.runtime import PermanentError, Processor
 from trunkline.settings import Settings
 from trunkline.store.base import Store
-from trunkline.store.deliveries import DONE, FAILED, QUEUED, RUNNING
+from trunkline.store.deliveries import DONE, FAILED, RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +49,8 @@ class WorkerOptions:
     max_attempts: int = 5
     retry_base_delay: float = 5.0
     recovery_interval: float = 30.0
-    lock_retry_min: float = 0.1
-    lock_retry_max: float = 0.5
+    # Deliveries a lock holder processes for its key before handing the key back to the queue
+    drain_limit: int = 100
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerOptions:
@@ -89,42 +88,69 @@ class DeliveryRunner:
             return "error"
 
     def _run(self, guid: str, owner: str) -> str:
-        opts = self.options
         now = self.clock()
-        record = self.store.deliveries.get(guid)
-        if record is None:
+        peek = self.store.deliveries.peek(guid)
+        if peek is None:
             log.warning("delivery %s: not in the store, task dropped", guid)
             return "skipped-missing"
-        if record.status in (DONE, FAILED):
+        if peek.status in (DONE, FAILED):
             return "skipped-finished"
-        if record.status == RUNNING and (record.lease_expires or 0) >= now:
-            return "skipped-running"  # its worker finishes it; if it dies, recovery re-enqueues it
-        if record.status == QUEUED and record.not_before > now:
-            return "skipped-early"  # a scheduled task (or recovery) brings it back when due
-
-        try:
-            key = serial_key(record.event, record.payload)
-            malformed: str | None = None
-        except ValueError as exc:
-            key, malformed = None, f"malformed JSON payload: {exc}"
-
-        if key is not None and not self.store.locks.acquire(key, owner, opts.lease_seconds, now):
-            self.queue.schedule(guid, random.uniform(opts.lock_retry_min, opts.lock_retry_max))
-            metrics.observe_delivery(record.event, "deferred")
+        if not peek.claimable(now):
+            # Running elsewhere (its worker finishes it, or dies and recovery re-enqueues it), or a
+            # retry that is not due yet (its scheduled task brings it back).
+            return "skipped-running" if peek.status == RUNNING else "skipped-early"
+        key = peek.serial_key
+        if key is None:
+            key = self._derive_key(guid)
+        if key is None:
+            return self._claim_and_process(guid, owner)
+        if not self.store.locks.acquire(key, owner, self.options.lease_seconds, self.clock()):
+            # Someone holds the key. The holder processes every claimable delivery of the key before
+            # it lets go, and looks once more after letting go, so this task can simply be dropped:
+            # no re-scheduling, no spinning. (A holder that dies lets its lease run out; recovery
+            # then re-enqueues what is left.)
+            metrics.observe_delivery(peek.event, "deferred")
             return "deferred"
         try:
-            claimed = self.store.deliveries.claim(guid, owner, opts.lease_seconds, self.clock())
-            if claimed is None:
-                return "skipped-claimed"
-            if malformed is not None:
-                self.store.deliveries.mark_failed(guid, owner, malformed, self.clock())
-                log.error("delivery %s (%s): %s; marked failed", guid, record.event, malformed)
-                metrics.observe_delivery(record.event, "failed")
-                return "failed"
-            return self._process(claimed, owner)
+            outcome = self._claim_and_process(guid, owner)
+            for _ in range(self.options.drain_limit):
+                following = self.store.deliveries.next_for_key(key, self.clock())
+                if following is None:
+                    break
+                self._claim_and_process(following, owner)
         finally:
-            if key is not None:
-                self.store.locks.release(key, owner)
+            self.store.locks.release(key, owner)
+        following = self.store.deliveries.next_for_key(key, self.clock())
+        if following is not None:  # arrived after our last look, or the drain limit was reached
+            self.queue.enqueue(following)
+        return outcome
+
+    def _derive_key(self, guid: str) -> str | None:
+        """Serial key for a row stored without one; persisted so the key's holder can see the row."""
+        record = self.store.deliveries.get(guid)
+        if record is None:
+            return None
+        try:
+            key = serial_key(record.event, record.payload)
+        except ValueError:
+            return None  # malformed: no lock; _claim_and_process marks it failed
+        if key is not None:
+            self.store.deliveries.set_serial_key(guid, key)
+        return key
+
+    def _claim_and_process(self, guid: str, owner: str) -> str:
+        claimed = self.store.deliveries.claim(guid, owner, self.options.lease_seconds, self.clock())
+        if claimed is None:
+            return "skipped-claimed"
+        try:
+            claimed.payload  # noqa: B018 - parse once (cached for the processor), refuse malformed
+        except ValueError as exc:
+            error = f"malformed JSON payload: {exc}"
+            self.store.deliveries.mark_failed(guid, owner, error, self.clock())
+            log.error("delivery %s (%s): %s; marked failed", guid, claimed.event, error)
+            metrics.observe_delivery(claimed.event, "failed")
+            return "failed"
+        return self._process(claimed, owner)
 
     def _process(self, record, owner: str) -> str:  # noqa: ANN001 - DeliveryRecord
         opts = self.options
@@ -191,8 +217,6 @@ class WorkerPool:
         self.runner = DeliveryRunner(store, queue, processor, options)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._local = threading.local()
-        queue.bind(self._handle)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -227,11 +251,7 @@ class WorkerPool:
         return self._stop.is_set()
 
     # -- threads ----------------------------------------------------------------------------
-    def _handle(self, guid: str) -> None:
-        self.runner.run(guid, self._local.owner)
-
     def _work(self, owner: str) -> None:
-        self._local.owner = owner
         seen = self.queue.generation
         idle = 0.005
         while not self._stop.is_set():
@@ -247,10 +267,13 @@ class WorkerPool:
                 idle = min(idle * 2, 0.25)
                 continue
             idle = 0.005
-            try:
-                self.queue.execute(task)
-            except Exception:  # noqa: BLE001
-                log.exception("task %s crashed", task)
+            # Our own loop over huey's dequeue: the task only names a delivery; the runner does the
+            # rest (and never raises), so huey's execute machinery (results, retries) is not needed.
+            guid = self.queue.delivery_of(task)
+            if guid is None:
+                log.warning("ignoring unexpected task %r", task)
+                continue
+            self.runner.run(guid, owner)
 
     def _heartbeat(self) -> None:
         interval = max(0.05, self.options.lease_seconds / 3)

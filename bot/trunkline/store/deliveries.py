@@ -33,9 +33,17 @@ try:  # headers are stored as JSON text; orjson is only faster, the text is the 
 
     def _dump_json(value: Any) -> str:
         return orjson.dumps(value).decode()
+
+    def _load_json(body: bytes) -> Any:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:  # stricter than json (NaN, huge ints): json decides
+            return json.loads(body)
 except ImportError:  # pragma: no cover
     def _dump_json(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"))
+
+    _load_json = json.loads
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED)
@@ -48,6 +56,8 @@ deliveries = sa.Table(
     sa.Column("action", sa.String(100)),
     sa.Column("installation_id", sa.BigInteger),
     sa.Column("repo", sa.String(300)),
+    # trunkline.jobs.keys.serial_key(event, payload): deliveries sharing it never run concurrently
+    sa.Column("serial_key", sa.String(500)),
     sa.Column("headers", sa.JSON, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("received_at", sa.Double, nullable=False),
@@ -61,9 +71,11 @@ deliveries = sa.Table(
     sa.Column("updated_at", sa.Double),
     sa.Column("finished_at", sa.Double),
     sa.Index("ix_deliveries_status_not_before", "status", "not_before"),
+    sa.Index("ix_deliveries_serial_key_status", "serial_key", "status", "received_at"),
 )
 
-_INSERT_COLUMNS = ("guid", "event", "action", "installation_id", "repo", "headers", "body", "received_at")
+_INSERT_COLUMNS = ("guid", "event", "action", "installation_id", "repo", "serial_key", "headers", "body",
+                   "received_at")
 
 
 @dataclass(frozen=True)
@@ -85,12 +97,13 @@ class DeliveryRecord:
     lease_expires: float | None = None
     not_before: float = 0.0
     finished_at: float | None = None
+    serial_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def payload(self) -> dict[str, Any]:
         """The parsed JSON body; raises ``ValueError`` if it is not a JSON object."""
-        value = json.loads(self.body)
+        value = _load_json(self.body)
         if not isinstance(value, dict):
             raise ValueError(f"payload is a JSON {type(value).__name__}, not an object")
         return value
@@ -107,18 +120,40 @@ class DeliveryRecord:
             repo=m["repo"], headers=dict(m["headers"] or {}), body=bytes(m["body"]),
             received_at=m["received_at"], status=m["status"], attempts=m["attempts"],
             last_error=m["last_error"], lease_owner=m["lease_owner"], lease_expires=m["lease_expires"],
-            not_before=m["not_before"] or 0.0, finished_at=m["finished_at"],
+            not_before=m["not_before"] or 0.0, finished_at=m["finished_at"], serial_key=m["serial_key"],
         )
+
+
+def _claimable(now: float) -> sa.ColumnElement[bool]:
+    t = deliveries
+    return sa.or_(
+        sa.and_(t.c.status == QUEUED, t.c.not_before <= now),
+        sa.and_(t.c.status == RUNNING, t.c.lease_expires < now),
+    )
+
+
+@dataclass(frozen=True)
+class Peek:
+    status: str
+    not_before: float
+    lease_expires: float | None
+    serial_key: str | None
+    event: str
+
+    def claimable(self, now: float) -> bool:
+        return ((self.status == QUEUED and (self.not_before or 0.0) <= now)
+                or (self.status == RUNNING and (self.lease_expires or 0.0) < now))
 
 
 def new_row(
     guid: str, event: str, *, body: bytes, headers: dict[str, str], received_at: float,
     action: str | None = None, installation_id: int | None = None, repo: str | None = None,
+    serial_key: str | None = None,
 ) -> dict[str, Any]:
     """The insert parameters for a freshly received delivery."""
     return {
         "guid": guid, "event": event, "action": action, "installation_id": installation_id,
-        "repo": repo, "headers": headers, "body": body, "received_at": received_at,
+        "repo": repo, "serial_key": serial_key, "headers": headers, "body": body, "received_at": received_at,
     }
 
 
@@ -188,7 +223,7 @@ class DeliveryRepo:
             fresh = [r for r in rows if r["guid"] not in existing]
             if fresh:
                 conn.exec_driver_sql(insert, [
-                    (r["guid"], r["event"], r["action"], r["installation_id"], r["repo"],
+                    (r["guid"], r["event"], r["action"], r["installation_id"], r["repo"], r.get("serial_key"),
                      _dump_json(r["headers"]), r["body"], r["received_at"], QUEUED, 0, 0.0, now, now)
                     for r in fresh
                 ])
@@ -210,6 +245,31 @@ class DeliveryRepo:
         with self.store.connect() as conn:
             row = conn.execute(sa.select(deliveries).where(deliveries.c.guid == guid)).first()
         return DeliveryRecord.from_row(row) if row is not None else None
+
+    def peek(self, guid: str) -> Peek | None:
+        """The scheduling-relevant columns of one delivery (no body): cheap to check and skip."""
+        t = deliveries
+        stmt = sa.select(t.c.status, t.c.not_before, t.c.lease_expires, t.c.serial_key, t.c.event).where(
+            t.c.guid == guid)
+        with self.store.connect() as conn:
+            row = conn.execute(stmt).first()
+        return Peek(*row) if row is not None else None
+
+    def set_serial_key(self, guid: str, key: str) -> None:
+        with self.store.begin() as conn:
+            conn.execute(sa.update(deliveries).where(deliveries.c.guid == guid).values(serial_key=key))
+
+    def next_for_key(self, key: str, now: float) -> str | None:
+        """The oldest claimable delivery with this serialization key (for the key's lock holder)."""
+        t = deliveries
+        stmt = (
+            sa.select(t.c.guid)
+            .where(t.c.serial_key == key, _claimable(now))
+            .order_by(t.c.received_at, t.c.guid)
+            .limit(1)
+        )
+        with self.store.connect() as conn:
+            return conn.execute(stmt).scalar()
 
     def known_guids(self, guids: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(guids))
@@ -239,13 +299,9 @@ class DeliveryRepo:
         expired lease (its worker died). Counts an attempt. ``None`` if someone else has it or it
         is finished."""
         t = deliveries
-        claimable = sa.or_(
-            sa.and_(t.c.status == QUEUED, t.c.not_before <= now),
-            sa.and_(t.c.status == RUNNING, t.c.lease_expires < now),
-        )
         stmt = (
             sa.update(t)
-            .where(t.c.guid == guid, claimable)
+            .where(t.c.guid == guid, _claimable(now))
             .values(status=RUNNING, lease_owner=owner, lease_expires=now + lease_seconds,
                     attempts=t.c.attempts + 1, updated_at=now)
             .returning(*t.c)
