@@ -35,6 +35,7 @@ REQUIRED = {
     ("pull_request_review", "submitted"),
     ("check_run", "created"),
     ("check_run", "completed"),
+    ("check_suite", "requested"),
     ("check_suite", "completed"),
     ("status", None),
     ("deployment", "created"),

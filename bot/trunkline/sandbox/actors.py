@@ -529,12 +529,14 @@ class Sandbox(Actors):
 
     def start(self) -> Sandbox:
         from . import hooks, pushes
+        from .routes import checks
         from .server import ServerHandle
 
         self._server = ServerHandle(self.world, host=self.host, port=self.port)
         self._sender = hooks.WebhookSender(self.world)
         self._sender.install()
-        pushes.install(self.world)
+        pushes.install(self.world)  # push webhook + PR synchronize first, as on GitHub
+        checks.install(self.world)  # then check_suite.requested for Apps with checks permission
         with _registry_lock:
             _SANDBOXES[self.world] = self
         self._server.start()
