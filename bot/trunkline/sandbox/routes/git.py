@@ -19,7 +19,7 @@ from .. import git
 from ..http import GitHubError, get_repo, not_found, require_write, validation_failed, world_of
 from ..shapes import repos as shapes
 from ..world import Repo
-from .repos import _body, ensure_git, ident_from_body
+from .repos import _body, ensure_git, ident_from_body, require_writer
 
 router = APIRouter()
 
@@ -74,7 +74,7 @@ def matching_refs(owner: str, repo: str, ref: str, request: Request) -> JSONResp
 def create_ref(owner: str, repo: str, request: Request, payload: Any = Body(None)) -> JSONResponse:
     world = world_of(request)
     r = get_repo(request, owner, repo)
-    login = require_write(request, r)
+    login = require_writer(request, r, hidden=True)
     body = _body(payload)
     ref, sha = body.get("ref"), body.get("sha")
     if not isinstance(ref, str) or not isinstance(sha, str):
@@ -103,7 +103,7 @@ def create_ref(owner: str, repo: str, request: Request, payload: Any = Body(None
 def update_ref(owner: str, repo: str, ref: str, request: Request, payload: Any = Body(None)) -> dict[str, Any]:
     world = world_of(request)
     r = get_repo(request, owner, repo)
-    login = require_write(request, r)
+    login = require_writer(request, r, hidden=True)
     body = _body(payload)
     sha = body.get("sha")
     force = bool(body.get("force", False))
@@ -137,13 +137,14 @@ def update_ref(owner: str, repo: str, ref: str, request: Request, payload: Any =
 def delete_ref(owner: str, repo: str, ref: str, request: Request) -> Response:
     world = world_of(request)
     r = get_repo(request, owner, repo)
-    login = require_write(request, r)
+    login = require_writer(request, r, hidden=True)
     full = _full_ref(ref)
     with world.lock:
         ensure_git(world, r)
         before = git.ref_sha(r, full)
         if before is None:
-            raise validation_failed("Reference does not exist", resource="Reference", field="ref", code="invalid")
+            # GitHub's description declares this 422 without a body.
+            return Response(status_code=422)
         try:
             git.delete_ref(r, full, before)
         except git.RefConflict as exc:
@@ -169,7 +170,7 @@ def get_git_commit(owner: str, repo: str, commit_sha: str, request: Request) -> 
 def create_git_commit(owner: str, repo: str, request: Request, payload: Any = Body(None)) -> JSONResponse:
     world = world_of(request)
     r = get_repo(request, owner, repo)
-    login = require_write(request, r)
+    login = require_writer(request, r, hidden=True)
     body = _body(payload)
     message, tree, parents = body.get("message"), body.get("tree"), body.get("parents") or []
     if not isinstance(message, str) or not isinstance(tree, str):

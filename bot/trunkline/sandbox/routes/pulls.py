@@ -55,6 +55,12 @@ def _emit_pull(world: World, repo: Repo, pull: Pull, action: str, sender: str, *
                                               pull_request=pr, **extra), repo=repo)
 
 
+def _custom(message: str) -> GitHubError:
+    """422 "Validation Failed" with one custom error, as GitHub refuses a pull request it cannot open."""
+    return GitHubError(422, "Validation Failed", errors=[{"resource": "PullRequest", "code": "custom",
+                                                          "message": message}])
+
+
 def get_pull(repo: Repo, number: int) -> Pull:
     pull = repo.pulls.get(number)
     if pull is None or number not in repo.issues:
@@ -92,18 +98,15 @@ def open_pull(world: World, repo: Repo, user: str, *, head: str, base: str, titl
         for other in repo.pulls.values():
             if (other.head_repo_id == src.id and other.head_ref == branch and other.base_ref == base
                     and repo.issues[other.number].state == "open"):
-                raise validation_failed(resource="PullRequest", code="custom",
-                                        message=f"A pull request already exists for {src.owner}:{branch}.")
+                raise _custom(f"A pull request already exists for {src.owner}:{branch}.")
         if src is not repo:
             # A fork's commits must be in the parent repository to be compared and merged.
             git.run(repo, "fetch", "--no-tags", "-q", str(src.path), f"+refs/heads/{branch}:{pushes.FORK_HEADS}/{src.id}/{branch}")
         if git.merge_base(repo, base_sha, head_sha) is None:
-            raise validation_failed(resource="PullRequest", code="custom",
-                                    message=f"The {base} branch has no history in common with {branch}")
+            raise _custom(f"The {base} branch has no history in common with {branch}")
         ahead, _ = git.ahead_behind(repo, base_sha, head_sha)
         if ahead == 0:
-            raise validation_failed(resource="PullRequest", code="custom",
-                                    message=f"No commits between {base} and {head}")
+            raise _custom(f"No commits between {base} and {head}")
         world.user(user)
         number = repo.take_number()
         issue = Issue(id=world.next_id(), number=number, title=title, body=body, user=user, is_pull=True)
@@ -521,9 +524,8 @@ def check_merged(owner: str, repo: str, pull_number: int, request: Request) -> R
     r = get_repo(request, owner, repo)
     with world.lock:
         pull = get_pull(r, pull_number)
-        if not pull.merged:
-            raise not_found()
-    return Response(status_code=204)
+        # GitHub's description declares both answers without a body.
+        return Response(status_code=204 if pull.merged else 404)
 
 
 @router.put("/repos/{owner}/{repo}/pulls/{pull_number:int}/merge")

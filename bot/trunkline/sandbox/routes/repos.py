@@ -61,6 +61,17 @@ def ident_from_body(world: World, value: Any, login: str, field: str) -> git.Ide
     return git.Ident(str(value["name"]), str(value["email"]), value.get("date") or git.now_iso())
 
 
+def require_writer(request: Request, repo: Repo, level: str = "write", *, hidden: bool = False) -> str:
+    """``require_write``; with ``hidden`` a refusal is a 404, as GitHub answers on routes whose
+    description declares no 403 (contents and git data writes)."""
+    try:
+        return require_write(request, repo, level)
+    except GitHubError as exc:
+        if hidden and exc.status == 403:
+            raise not_found() from exc
+        raise
+
+
 def resolve_commit(repo: Repo, ref: str) -> str | None:
     return git.resolve(repo, ref, "commit")
 
@@ -300,7 +311,7 @@ def _write_file(world: World, r: Repo, path: str, body: dict[str, Any], login: s
 def put_contents(owner: str, repo: str, path: str, request: Request, payload: Any = Body(None)) -> JSONResponse:
     world = world_of(request)
     r = get_repo(request, owner, repo)
-    login = require_write(request, r)
+    login = require_writer(request, r, hidden=True)
     path = path.strip("/")
     if not path:
         raise not_found()
@@ -314,7 +325,7 @@ def put_contents(owner: str, repo: str, path: str, request: Request, payload: An
 def delete_contents(owner: str, repo: str, path: str, request: Request, payload: Any = Body(None)) -> JSONResponse:
     world = world_of(request)
     r = get_repo(request, owner, repo)
-    login = require_write(request, r)
+    login = require_writer(request, r, hidden=True)
     path = path.strip("/")
     with world.lock:
         ensure_git(world, r)
