@@ -155,8 +155,15 @@ def author_association(world: World, repo: Repo, login: str) -> str:
 
 
 def label(world: World, repo: Repo, name: str) -> dict[str, Any]:
-    """REST ``label`` / octokit ``common/label``."""
+    """REST ``label`` / octokit ``common/label`` (the issues area's shape when the label exists)."""
     found = repo.labels.get(name)
+    if found is not None:
+        try:
+            from .issues import label as issue_label
+        except ImportError:  # pragma: no cover - the issues area is optional for this module
+            pass
+        else:
+            return issue_label(world, repo, found)
     label_id = found.id if found else zlib.crc32(f"{repo.id}:{name}".encode())
     return {
         "id": label_id,
@@ -190,8 +197,10 @@ def pull_request(world: World, repo: Repo, pull: Pull, flavour: str = "rest", *,
     api = world.api(f"/repos/{repo.full_name}")
     html = f"{world.web_url}/{repo.full_name}/pull/{pull.number}"
     n = pull.number
-    facts = pull_facts(repo, pull)
-    base_sha = facts.base_sha or pull.base_sha
+    simple = flavour in ("simple", "webhook_simple")
+    # Lists (simple flavours) show no git statistics, so they skip the merge/diff work.
+    facts = None if simple else pull_facts(repo, pull)
+    base_sha = (base_tip(repo, pull) if facts is None else facts.base_sha) or pull.base_sha
     data: dict[str, Any] = {
         "url": f"{api}/pulls/{n}",
         "id": pull.id,
@@ -243,6 +252,7 @@ def pull_request(world: World, repo: Repo, pull: Pull, flavour: str = "rest", *,
         return data
     if flavour == "webhook_simple":
         return webhook_clean(data)
+    assert facts is not None
     if mergeability_pending or pull.merged:
         mergeable, state, rebaseable = None, "unknown", None
     else:
