@@ -344,3 +344,19 @@ def test_call_action_maps_json_onto_signatures(sandbox: Any) -> None:
         call_action(sandbox, "comment", {"repo": "acme/lab", "number": 1, "body": "x", "as_user": "a", "evil": 1})
     with pytest.raises(LookupError):
         call_action(sandbox, "__init__", {})
+
+
+def test_dispatch_workflow_and_play_the_runner(sandbox: Any) -> None:
+    workflow = "name: ci\non:\n  workflow_dispatch: {}\njobs:\n  t:\n    runs-on: x\n    steps:\n      - run: true\n"
+    repo = sandbox.create_repo("acme", "wf", files={".github/workflows/ci.yml": workflow})
+    sandbox.dispatch_workflow(repo, "ci.yml", "main", as_user="acme")
+    gh = sandbox.github_as("acme").get_repo("acme/wf")
+    [run] = list(gh.get_workflow_runs())
+    assert (run.status, run.event) == ("queued", "workflow_dispatch")
+    sandbox.finish_workflow_run(repo, run.id, "failure")
+    done = gh.get_workflow_run(run.id)
+    assert (done.status, done.conclusion) == ("completed", "failure")
+    with pytest.raises(ValueError, match="already completed"):
+        sandbox.finish_workflow_run(repo, run.id)
+    with pytest.raises(LookupError, match="no workflow run"):
+        sandbox.finish_workflow_run(repo, 999999)
