@@ -121,3 +121,15 @@ def test_unknown_routes_does_catch_a_route_github_lacks() -> None:
     bogus = [("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/frobnicate"),
              ("DELETE", "/repos/{owner}/{repo}/pulls/{pull_number}")]
     assert fidelity.unknown_routes(bogus) == bogus
+
+
+def test_unknown_routes_answer_with_githubs_error_shape(sandbox) -> None:
+    import httpx
+
+    missing = httpx.get(f"{sandbox.url}/repos/acme/nothing/frobnicate")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "Not Found"
+    assert "documentation_url" in missing.json()
+    wrong_method = httpx.delete(f"{sandbox.url}/app/installations")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["message"] == "Method Not Allowed"
