@@ -95,6 +95,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 async def _drive(port: int, requests: list[tuple[str, bytes]], concurrency: int) -> dict:
     latencies: list[float] = [0.0] * len(requests)
+    starts: list[float] = [0.0] * len(requests)
     statuses: dict[int, int] = {}
     next_index = 0
 
@@ -109,6 +110,7 @@ async def _drive(port: int, requests: list[tuple[str, bytes]], concurrency: int)
                 writer.write(requests[i][1])
                 status = await _read_response(reader)
                 latencies[i] = time.perf_counter() - t0
+                starts[i] = t0
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
             writer.close()
@@ -116,7 +118,8 @@ async def _drive(port: int, requests: list[tuple[str, bytes]], concurrency: int)
     t0 = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     elapsed = time.perf_counter() - t0
-    return {"elapsed": elapsed, "latencies": latencies, "statuses": statuses}
+    return {"elapsed": elapsed, "latencies": latencies, "starts": [s - t0 for s in starts],
+            "statuses": statuses}
 
 
 def client_main(args: argparse.Namespace) -> None:
@@ -159,9 +162,17 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> No
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its live child processes (Linux /proc)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (OSError, ValueError):
+        pass
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -174,7 +185,8 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=2, help="worker threads in trunkline serve")
+    parser.add_argument("--workers", type=int, default=2, help="worker threads per trunkline serve process")
+    parser.add_argument("--processes", type=int, default=1, help="trunkline serve --processes")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--run-id", default="", help=argparse.SUPPRESS)
@@ -184,7 +196,7 @@ def main() -> int:
         client_main(args)
         return 0
 
-    tmp = Path(tempfile.mkdtemp(prefix="trunkline-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="trunkline-bench-", dir=os.environ.get("XDIR")))
     port = free_port()
     env = dict(os.environ)
     env.update({
@@ -197,7 +209,7 @@ def main() -> int:
     })
     server = subprocess.Popen(
         [sys.executable, "-m", "trunkline.cli", "serve", "--port", str(port), "--workers", str(args.workers),
-         "--log-level", "warning"], env=env, cwd=tmp)
+         "--processes", str(args.processes), "--log-level", "warning"], env=env, cwd=tmp)
     try:
         wait_healthy(port, server)
         out = tmp / "client.json"
@@ -223,8 +235,8 @@ def main() -> int:
     statuses = {int(k): v for k, v in result["statuses"].items()}
     acked = statuses.get(202, 0)
     lost = sent - stored
-    print(f"deliveries: {args.n} (+{args.warmup} warm-up) at concurrency {args.concurrency}, "
-          f"{args.workers} worker thread(s) in the server")
+    print(f"deliveries: {args.n} (+{args.warmup} warm-up) at concurrency {args.concurrency}; server: "
+          f"{args.processes} process(es) with {args.workers} worker thread(s) each")
     print(f"statuses: {statuses}  (202 acknowledged: {acked}/{args.n})")
     print(f"throughput: {throughput:.0f}/s   ack latency p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
           f"max {max(lat_ms):.2f} ms")

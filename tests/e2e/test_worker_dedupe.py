@@ -46,3 +46,49 @@ def test_same_delivery_100_times_is_handled_once_and_survives_restart(tmp_path: 
         assert query(effects, "SELECT count(*) FROM runs WHERE guid = ?", guid) == [(1,)]
     finally:
         serve.stop()
+
+
+def test_several_serve_processes_share_the_port_and_dedupe_between_them(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    effects = tmp_path / "effects.db"
+    port_args = ["--processes", "2"]
+    from _processors import JOB_FLAGS, Proc, free_port
+
+    port = free_port()
+    proc = Proc(["serve", "--port", str(port), "--workers", "2", *port_args, *JOB_FLAGS], env,
+                tmp_path / "serve-multi.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _healthy(url) or not proc.alive(), 30, "serve health")
+        dup = payload()
+        dup_headers = signed_headers(dup, "pull_request", "same-everywhere")
+        others = [(f"multi-{i}", payload(repo=f"octo/r{i % 4}")) for i in range(60)]
+
+        def send(i: int) -> int:
+            with httpx.Client(timeout=30) as client:  # fresh connections: spread over both processes
+                if i % 2:
+                    return client.post(f"{url}/webhooks/github", content=dup, headers=dup_headers).status_code
+                guid, body = others[i // 2]
+                return client.post(f"{url}/webhooks/github", content=body,
+                                   headers=signed_headers(body, "pull_request", guid)).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(send, range(120)))
+        dup_codes = sorted(codes[1::2])
+        assert dup_codes == [200] * 59 + [202]
+        assert codes[0::2] == [202] * 60
+        wait_until(lambda: query(effects, "SELECT count(*) FROM effects") == [(61,)], 60, "all effects")
+        time.sleep(0.5)
+        assert query(effects, "SELECT count(*), count(DISTINCT guid) FROM runs") == [(61, 61)]
+        served_by = set(query(effects, "SELECT DISTINCT pid FROM runs"))
+        assert len(served_by) == 2, served_by  # both processes ran workers
+    finally:
+        assert proc.stop() == 0
+    wait_until(lambda: not _healthy(url), 10, "the port to close (children stopped too)")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -49,6 +49,7 @@ class GroupCommitWriter:
         self._start_lock = threading.Lock()
         self.batches = 0
         self.rows = 0
+        self._last_write = float("-inf")  # time.monotonic() of the last batch
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -66,6 +67,10 @@ class GroupCommitWriter:
         self._inbox.put(_STOP)
         thread.join(timeout)
         self._thread = None
+
+    def busy(self, window: float = 0.25) -> bool:
+        """True while deliveries are arriving (a batch was written in the last ``window`` s)."""
+        return time.monotonic() - self._last_write < window
 
     # -- submit -----------------------------------------------------------------------------
     async def submit(self, row: dict[str, Any]) -> bool:
@@ -104,6 +109,7 @@ class GroupCommitWriter:
             self._write(batch)
 
     def _write(self, batch: list[tuple[dict[str, Any], Any, Any]]) -> None:
+        self._last_write = time.monotonic()
         try:
             new = self.store.deliveries.insert_new([row for row, _, _ in batch], self.clock())
         except Exception as exc:  # noqa: BLE001 - reported to every waiting request

@@ -40,7 +40,8 @@ def _serve(args: argparse.Namespace) -> int:
     from trunkline.jobs.service import run_serve
 
     settings, threads = _settings(args)
-    return run_serve(settings, args.host, args.port, threads, log_level=args.log_level)
+    return run_serve(settings, args.host, args.port, threads, log_level=args.log_level,
+                     processes=args.processes)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -54,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="run the webhook receiver with in-process workers")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--processes", type=int, default=1,
+                       help="identical serve processes sharing the port (one Python process uses ~1 core)")
     _add_job_options(serve)
     serve.set_defaults(func=_serve)
 

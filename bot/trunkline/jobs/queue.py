@@ -100,8 +100,13 @@ class JobQueue:
         blobs = [self.huey.serialize_task(t) for t in tasks]
         if isinstance(storage, SqliteStorage):
             with storage.db(commit=True) as curs:
-                curs.executemany("insert into task (queue, data, priority) values (?, ?, 0)",
-                                 [(storage.name, storage.to_blob(b)) for b in blobs])
+                for i in range(0, len(blobs), 400):  # multi-row INSERTs: one statement step each
+                    chunk = blobs[i:i + 400]
+                    params: list[object] = []
+                    for blob in chunk:
+                        params += (storage.name, storage.to_blob(blob))
+                    curs.execute("insert into task (queue, data, priority) values "
+                                 + ", ".join(["(?, ?, 0)"] * len(chunk)), params)
         elif isinstance(storage, RedisStorage) and not storage.priority:
             pipe = storage.conn.pipeline(transaction=False)
             for b in blobs:

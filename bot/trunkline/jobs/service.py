@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import os
 import signal
+import socket
 import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from trunkline.jobs.missed import MissedDeliveryPoller
@@ -32,31 +38,160 @@ def make_hook_adapter(settings: Settings) -> Any | None:
 
 
 def build_pool(settings: Settings, threads: int, store: Store | None = None,
-               queue: JobQueue | None = None) -> WorkerPool:
+               queue: JobQueue | None = None, yield_to: Callable[[], bool] | None = None) -> WorkerPool:
     store = store or Store.from_settings(settings)
     store.create_all()
     queue = queue or JobQueue.from_url(settings.queue_url)
     adapter = make_hook_adapter(settings)
     poller = MissedDeliveryPoller(adapter, store.deliveries.known_guids) if adapter is not None else None
     return WorkerPool(store, queue, load_processor(settings), WorkerOptions.from_settings(settings),
-                      threads=threads, poller=poller, poll_interval=settings.missed_delivery_interval)
+                      threads=threads, poller=poller, poll_interval=settings.missed_delivery_interval,
+                      yield_to=yield_to)
 
 
-def run_serve(settings: Settings, host: str, port: int, threads: int, log_level: str = "info") -> int:
+class LatencyGC:
+    """Keep full garbage collections out of busy periods of the webhook receiver.
+
+    A full (generation 2) collection walks every tracked object and stops all threads meanwhile:
+    in a process holding FastAPI, pydantic and SQLAlchemy that is 50-150 ms, during which every
+    request in flight waits. So: freeze what start-up loaded (never scanned again), turn off
+    automatic full collections, and run them from this thread when the receiver has been idle for
+    a moment — or every ``max_interval`` s regardless, so cyclic garbage cannot pile up under
+    sustained load. Young-generation collections (cheap) run as usual.
+    """
+
+    def __init__(self, busy: Callable[[], bool], idle_interval: float = 30.0, max_interval: float = 300.0) -> None:
+        self.busy = busy
+        self.idle_interval = idle_interval
+        self.max_interval = max_interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trunkline-gc", daemon=True)
+        self._saved = gc.get_threshold()
+
+    def start(self) -> None:
+        gc.collect()
+        gc.freeze()
+        gen0, gen1, _ = self._saved
+        gc.set_threshold(gen0, gen1, 1_000_000_000)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        gc.set_threshold(*self._saved)
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(1.0):
+            waited = time.monotonic() - last
+            if (waited >= self.idle_interval and not self.busy(1.0)) or waited >= self.max_interval:
+                gc.collect()
+                last = time.monotonic()
+
+
+def run_serve(settings: Settings, host: str, port: int, threads: int, log_level: str = "info",
+              processes: int = 1) -> int:
+    """``trunkline serve``: the webhook receiver + ``threads`` worker threads, in ``processes``
+    identical processes sharing one listening socket (default 1).
+
+    One Python process is bound by its GIL to about one core; on a multi-core host more processes
+    acknowledge more deliveries per second. They share the store and the queue like separate
+    ``trunkline worker`` processes do (dedupe, claims and locks are all in the database). Metrics
+    are per process then: a scrape of ``/metrics`` sees the process that answered it.
+    """
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", host, port, exc)
+        return 1
+    children: list[int] = []
+    # Fork before any thread, connection or event loop exists in this process.
+    for _ in range(max(1, processes) - 1):
+        pid = os.fork()
+        if pid == 0:
+            _die_with_parent()
+            code = 1
+            try:
+                code = _serve_one(settings, sock, threads, log_level)
+            finally:
+                os._exit(code)
+        children.append(pid)
+    try:
+        return _serve_one(settings, sock, threads, log_level)
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _die_with_parent() -> None:
+    """Linux: a forked serve process gets SIGTERM when its parent dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _make_server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn without its own signal handling: uvicorn re-raises a captured SIGTERM after
+        shutdown, which would kill the process before the worker pool and any forked serve
+        processes are stopped. ``_serve_one`` handles the signals instead."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
+
+
+def _serve_one(settings: Settings, sock: socket.socket, threads: int, log_level: str) -> int:
     import uvicorn
 
     from trunkline.ingest.app import create_ingest_app
 
     pool = build_pool(settings, threads)
     app = create_ingest_app(settings, pool.store, pool.queue)
+    pool.yield_to = app.state.writer.busy  # the receiver has priority over in-process workers
     pool.start()
-    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level,
-                            lifespan="on", timeout_graceful_shutdown=10,
-                            proxy_headers=False, server_header=False)
-    server = uvicorn.Server(config)
+    gc_thread = LatencyGC(app.state.writer.busy)
+    gc_thread.start()
+    config = uvicorn.Config(app, access_log=False, log_level=log_level, lifespan="on",
+                            timeout_graceful_shutdown=10, proxy_headers=False, server_header=False)
+    server = _make_server_class()(config)
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        if server.should_exit:  # a second signal: stop waiting for open connections
+            server.force_exit = True
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.run()  # returns on SIGINT/SIGTERM after draining requests
+        server.run(sockets=[sock])  # returns on SIGINT/SIGTERM after draining requests
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        gc_thread.stop()
         pool.stop()
         pool.queue.close()
         pool.store.dispose()

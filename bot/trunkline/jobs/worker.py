@@ -31,6 +31,8 @@ from trunkline.store.deliveries import DONE, FAILED, RUNNING
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 4000
+# Pause between deliveries for in-process workers while the webhook receiver is busy.
+INGEST_YIELD_S = 0.05
 
 
 def retry_delay(attempt: int, base: float, cap: float = 600.0) -> float:
@@ -72,12 +74,14 @@ class DeliveryRunner:
     """Runs one delivery by guid for one lease owner. Never raises."""
 
     def __init__(self, store: Store, queue: JobQueue, processor: Processor, options: WorkerOptions,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, pause: Callable[[], None] | None = None) -> None:
         self.store = store
         self.queue = queue
         self.processor = processor
         self.options = options
         self.clock = clock
+        # Called between the deliveries a lock holder drains (the pool's ingest-priority yield).
+        self.pause = pause
 
     def run(self, guid: str, owner: str) -> str:
         """Returns the outcome: done, retry, failed, deferred, or skipped-<why>."""
@@ -114,6 +118,8 @@ class DeliveryRunner:
         try:
             outcome = self._claim_and_process(guid, owner)
             for _ in range(self.options.drain_limit):
+                if self.pause is not None:
+                    self.pause()
                 following = self.store.deliveries.next_for_key(key, self.clock())
                 if following is None:
                     break
@@ -206,7 +212,7 @@ class WorkerPool:
 
     def __init__(self, store: Store, queue: JobQueue, processor: Processor, options: WorkerOptions,
                  threads: int = 2, poller: MissedDeliveryPoller | None = None,
-                 poll_interval: float = 300.0) -> None:
+                 poll_interval: float = 300.0, yield_to: Callable[[], bool] | None = None) -> None:
         self.store = store
         self.queue = queue
         self.options = options
@@ -214,7 +220,13 @@ class WorkerPool:
         self.poller = poller
         self.poll_interval = poll_interval
         self.owner = process_owner()
-        self.runner = DeliveryRunner(store, queue, processor, options)
+        # In ``trunkline serve`` the workers share the interpreter (and its GIL) with the webhook
+        # receiver. Acknowledging GitHub quickly matters more than processing at once (deliveries
+        # are durable, and GitHub gives up after 10 s), so while ``yield_to()`` says the receiver
+        # is busy, each worker thread pauses between deliveries: processing slows down but never
+        # stops. Separate ``trunkline worker`` processes have no such brake.
+        self.yield_to = yield_to
+        self.runner = DeliveryRunner(store, queue, processor, options, pause=self._yield)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -251,10 +263,15 @@ class WorkerPool:
         return self._stop.is_set()
 
     # -- threads ----------------------------------------------------------------------------
+    def _yield(self) -> None:
+        if self.yield_to is not None and self.yield_to():
+            self._stop.wait(INGEST_YIELD_S)
+
     def _work(self, owner: str) -> None:
         seen = self.queue.generation
         idle = 0.005
         while not self._stop.is_set():
+            self._yield()
             try:
                 task = self.queue.dequeue()
             except Exception:  # noqa: BLE001 - queue backend down: back off, keep the thread

@@ -157,6 +157,43 @@ def new_row(
     }
 
 
+def _prebuilt() -> dict[str, Any]:
+    """The worker's hot statements, built once with bind parameters: constructing and cache-keying
+    a statement per call costs more than running it."""
+    t = deliveries
+    bp = sa.bindparam
+    claimable = sa.or_(
+        sa.and_(t.c.status == QUEUED, t.c.not_before <= bp("now")),
+        sa.and_(t.c.status == RUNNING, t.c.lease_expires < bp("now")),
+    )
+    # next_for_key: two index range scans on (serial_key, status, received_at) rather than one OR
+    # that would walk every finished delivery of the key. "+ 0" keeps the planner off the
+    # (status, not_before) index, which holds the due rows of every key.
+    parts = [
+        sa.select(t.c.guid, t.c.received_at)
+        .where(t.c.serial_key == bp("key"), t.c.status == status, cond)
+        .order_by(t.c.received_at)
+        .limit(1)
+        .subquery()
+        for status, cond in ((QUEUED, t.c.not_before + 0 <= bp("now")), (RUNNING, t.c.lease_expires < bp("now")))
+    ]
+    both = sa.union_all(*(sa.select(p.c.guid, p.c.received_at) for p in parts)).subquery()
+    return {
+        "get": sa.select(t).where(t.c.guid == bp("guid")),
+        "peek": sa.select(t.c.status, t.c.not_before, t.c.lease_expires, t.c.serial_key, t.c.event)
+        .where(t.c.guid == bp("guid")),
+        "next_for_key": sa.select(both.c.guid).order_by(both.c.received_at).limit(1),
+        "claim": sa.update(t)
+        .where(t.c.guid == bp("b_guid"), claimable)
+        .values(status=RUNNING, lease_owner=bp("owner"), lease_expires=bp("expires"),
+                attempts=t.c.attempts + 1, updated_at=bp("now"))
+        .returning(*t.c),
+        "done": sa.update(t)
+        .where(t.c.guid == bp("b_guid"), t.c.status == RUNNING, t.c.lease_owner == bp("owner"))
+        .values(status=DONE, lease_owner=None, lease_expires=None, updated_at=bp("now"), finished_at=bp("now")),
+    }
+
+
 class DeliveryRepo:
     """All SQL about deliveries. Every method is one short transaction."""
 
@@ -165,6 +202,7 @@ class DeliveryRepo:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._insert_new = self._build_insert_new()
+        self._stmts = _prebuilt()
 
     def _build_insert_new(self) -> Any:
         t = deliveries
@@ -211,8 +249,7 @@ class DeliveryRepo:
         """
         table = deliveries.name
         columns = (*_INSERT_COLUMNS, "status", "attempts", "not_before", "enqueued_at", "updated_at")
-        insert = (f"INSERT INTO {table} ({', '.join(columns)}) "
-                  f"VALUES ({', '.join('?' * len(columns))})")
+        row_marks = f"({', '.join('?' * len(columns))})"
         with self.store.begin() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             existing: set[str] = set()
@@ -221,12 +258,18 @@ class DeliveryRepo:
                 existing.update(r[0] for r in conn.exec_driver_sql(
                     f"SELECT guid FROM {table} WHERE guid IN ({', '.join('?' * len(chunk))})", chunk))
             fresh = [r for r in rows if r["guid"] not in existing]
-            if fresh:
-                conn.exec_driver_sql(insert, [
-                    (r["guid"], r["event"], r["action"], r["installation_id"], r["repo"], r.get("serial_key"),
-                     _dump_json(r["headers"]), r["body"], r["received_at"], QUEUED, 0, 0.0, now, now)
-                    for r in fresh
-                ])
+            # One multi-row INSERT rather than executemany: the driver releases and re-takes the GIL
+            # around every statement step, and each re-take can wait behind the busy event loop.
+            for i in range(0, len(fresh), 200):
+                chunk = fresh[i:i + 200]
+                params: list[Any] = []
+                for r in chunk:
+                    params += (r["guid"], r["event"], r["action"], r["installation_id"], r["repo"],
+                               r.get("serial_key"), _dump_json(r["headers"]), r["body"], r["received_at"],
+                               QUEUED, 0, 0.0, now, now)
+                conn.exec_driver_sql(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_marks] * len(chunk))}",
+                    tuple(params))
         return {r["guid"] for r in fresh}
 
     def _insert_new_generic(self, params: list[dict[str, Any]]) -> set[str]:
@@ -243,16 +286,13 @@ class DeliveryRepo:
     # -- reads ------------------------------------------------------------------------------
     def get(self, guid: str) -> DeliveryRecord | None:
         with self.store.connect() as conn:
-            row = conn.execute(sa.select(deliveries).where(deliveries.c.guid == guid)).first()
+            row = conn.execute(self._stmts["get"], {"guid": guid}).first()
         return DeliveryRecord.from_row(row) if row is not None else None
 
     def peek(self, guid: str) -> Peek | None:
         """The scheduling-relevant columns of one delivery (no body): cheap to check and skip."""
-        t = deliveries
-        stmt = sa.select(t.c.status, t.c.not_before, t.c.lease_expires, t.c.serial_key, t.c.event).where(
-            t.c.guid == guid)
         with self.store.connect() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(self._stmts["peek"], {"guid": guid}).first()
         return Peek(*row) if row is not None else None
 
     def set_serial_key(self, guid: str, key: str) -> None:
@@ -261,15 +301,8 @@ class DeliveryRepo:
 
     def next_for_key(self, key: str, now: float) -> str | None:
         """The oldest claimable delivery with this serialization key (for the key's lock holder)."""
-        t = deliveries
-        stmt = (
-            sa.select(t.c.guid)
-            .where(t.c.serial_key == key, _claimable(now))
-            .order_by(t.c.received_at, t.c.guid)
-            .limit(1)
-        )
         with self.store.connect() as conn:
-            return conn.execute(stmt).scalar()
+            return conn.execute(self._stmts["next_for_key"], {"key": key, "now": now}).scalar()
 
     def known_guids(self, guids: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(guids))
@@ -298,16 +331,9 @@ class DeliveryRepo:
         """Atomically take ``guid`` for ``owner``: it must be queued and due, or running with an
         expired lease (its worker died). Counts an attempt. ``None`` if someone else has it or it
         is finished."""
-        t = deliveries
-        stmt = (
-            sa.update(t)
-            .where(t.c.guid == guid, _claimable(now))
-            .values(status=RUNNING, lease_owner=owner, lease_expires=now + lease_seconds,
-                    attempts=t.c.attempts + 1, updated_at=now)
-            .returning(*t.c)
-        )
+        params = {"b_guid": guid, "owner": owner, "expires": now + lease_seconds, "now": now}
         with self.store.begin() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(self._stmts["claim"], params).first()
         return DeliveryRecord.from_row(row) if row is not None else None
 
     def heartbeat(self, owner_prefix: str, lease_seconds: float, now: float) -> int:
@@ -332,7 +358,8 @@ class DeliveryRepo:
             return conn.execute(stmt).rowcount == 1
 
     def mark_done(self, guid: str, owner: str, now: float) -> bool:
-        return self._finish(guid, owner, now, status=DONE, finished_at=now)
+        with self.store.begin() as conn:
+            return conn.execute(self._stmts["done"], {"b_guid": guid, "owner": owner, "now": now}).rowcount == 1
 
     def mark_retry(self, guid: str, owner: str, error: str, not_before: float, now: float) -> bool:
         # enqueued_at = when its scheduled task is due, so recovery does not count the wait as loss

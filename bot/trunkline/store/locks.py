@@ -7,7 +7,7 @@ holder dies the lease runs out and anyone may take the key, so a crash never dea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -31,12 +31,41 @@ class LockRepo:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        bp = sa.bindparam
+        # Built once: statement construction costs more than execution on this hot path.
+        self._holder = sa.select(locks.c.owner, locks.c.expires_at).where(locks.c.key == bp("key"))
+        self._release = sa.delete(locks).where(locks.c.key == bp("key"), locks.c.owner == bp("owner"))
+        # INSERT .. ON CONFLICT DO UPDATE .. WHERE: take a free or expired key in one statement;
+        # a row comes back iff it was inserted or taken over (rowcount is unreliable here).
+        self._upsert: Any = None
+        if store.dialect in ("sqlite", "postgresql"):
+            if store.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            stmt = insert(locks).values(key=bp("b_key"), owner=bp("b_owner"), expires_at=bp("expires"))
+            self._upsert = stmt.on_conflict_do_update(
+                index_elements=[locks.c.key],
+                set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
+                where=sa.or_(locks.c.owner == stmt.excluded.owner, locks.c.expires_at < bp("now")),
+            ).returning(locks.c.key)
 
     def acquire(self, key: str, owner: str, ttl: float, now: float) -> bool:
         """Take ``key`` for ``owner`` unless someone else holds an unexpired lease on it.
 
-        Re-acquiring a key one already holds succeeds (and extends it).
+        Re-acquiring a key one already holds succeeds (and extends it). A key that is visibly held
+        is refused with a plain read, without taking the database's write lock.
         """
+        held = self.holder(key)
+        if held is not None and held[0] != owner and held[1] >= now:
+            return False
+        if self._upsert is not None:
+            with self.store.begin() as conn:
+                params = {"b_key": key, "b_owner": owner, "expires": now + ttl, "now": now}
+                return conn.execute(self._upsert, params).first() is not None
+        return self._acquire_generic(key, owner, ttl, now)
+
+    def _acquire_generic(self, key: str, owner: str, ttl: float, now: float) -> bool:
         t = locks
         take_over = (
             sa.update(t)
@@ -55,7 +84,7 @@ class LockRepo:
 
     def release(self, key: str, owner: str) -> bool:
         with self.store.begin() as conn:
-            return conn.execute(sa.delete(locks).where(locks.c.key == key, locks.c.owner == owner)).rowcount == 1
+            return conn.execute(self._release, {"key": key, "owner": owner}).rowcount == 1
 
     def extend(self, owner_prefix: str, ttl: float, now: float) -> int:
         """Extend every lock whose owner starts with ``owner_prefix`` (a process's heartbeat)."""
@@ -69,5 +98,5 @@ class LockRepo:
 
     def holder(self, key: str) -> tuple[str, float] | None:
         with self.store.connect() as conn:
-            row = conn.execute(sa.select(locks.c.owner, locks.c.expires_at).where(locks.c.key == key)).first()
+            row = conn.execute(self._holder, {"key": key}).first()
         return (row[0], row[1]) if row is not None else None
