@@ -107,3 +107,28 @@ def test_poller_skips_what_the_store_has() -> None:
     gh = FakeGitHub([item(1, "a", 500)])
     poller = MissedDeliveryPoller(gh, lambda guids: set(guids))
     assert poller.poll_once(T0.timestamp()) == []
+
+
+class PagedGitHub(FakeGitHub):
+    """Like AppClient: iter_hook_deliveries pages newest first."""
+
+    def __init__(self, listed: list[dict]) -> None:
+        super().__init__(listed)
+        self.pulled = 0
+
+    def list_hook_deliveries(self) -> list[dict]:
+        raise AssertionError("the poller should page with iter_hook_deliveries")
+
+    def iter_hook_deliveries(self, max_pages: int | None = None):
+        for entry in sorted(self.listed, key=lambda d: d["delivered_at"], reverse=True):
+            self.pulled += 1
+            yield entry
+
+
+def test_poller_pages_back_to_the_window_only() -> None:
+    listed = [item(i, f"g{i}", 500, minutes=-i * 60) for i in range(1, 200)]  # one per hour, back 8 days
+    gh = PagedGitHub(listed)
+    poller = MissedDeliveryPoller(gh, lambda guids: set())
+    ids = poller.poll_once(T0.timestamp())
+    assert ids == list(range(72, 0, -1))  # 3 days of hourly failures, oldest first
+    assert gh.pulled == 73  # stopped at the first delivery older than the window

@@ -84,16 +84,33 @@ class MissedDeliveryPoller:
     """Asks GitHub to redeliver failed deliveries we never stored (at most 3 requests per guid per
     process, so a delivery that keeps failing does not loop forever)."""
 
-    def __init__(self, adapter: HookDeliveryAdapter, known: Any, window_s: float = REDELIVERY_WINDOW_S) -> None:
+    def __init__(self, adapter: HookDeliveryAdapter, known: Any, window_s: float = REDELIVERY_WINDOW_S,
+                 max_pages: int = 30) -> None:
         # ``known(guids) -> set[str]``: which of these guids the store already has.
         self.adapter = adapter
         self.known = known
         self.window_s = window_s
+        self.max_pages = max_pages
         self.requested: dict[str, int] = {}
+
+    def _listed(self, since: float) -> list[dict]:
+        """The adapter's deliveries back to ``since``: all pages (newest first) when it offers
+        ``iter_hook_deliveries``, else whatever ``list_hook_deliveries()`` returns."""
+        pages = getattr(self.adapter, "iter_hook_deliveries", None)
+        if not callable(pages):
+            return [_as_dict(i) for i in self.adapter.list_hook_deliveries()]
+        listed: list[dict] = []
+        for item in pages(max_pages=self.max_pages):
+            entry = _as_dict(item)
+            listed.append(entry)
+            when = _timestamp(entry.get("delivered_at"))
+            if when is not None and when < since:
+                break
+        return listed
 
     def poll_once(self, now: float | None = None) -> list[int]:
         now = time.time() if now is None else now
-        listed = [_as_dict(i) for i in self.adapter.list_hook_deliveries()]
+        listed = self._listed(now - self.window_s)
         known = set(self.known({str(i.get("guid")) for i in listed if i.get("guid")}))
         exhausted = {g for g, n in self.requested.items() if n >= MAX_REQUESTS_PER_GUID}
         ids = find_redeliveries(listed, known | exhausted, now - self.window_s)

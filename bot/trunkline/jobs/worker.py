@@ -82,6 +82,8 @@ class DeliveryRunner:
         self.clock = clock
         # Called between the deliveries a lock holder drains (the pool's ingest-priority yield).
         self.pause = pause
+        # True once the pool is shutting down: a draining holder stops and hands the key on.
+        self.stopping: Callable[[], bool] = lambda: False
 
     def run(self, guid: str, owner: str) -> str:
         """Returns the outcome: done, retry, failed, deferred, or skipped-<why>."""
@@ -118,6 +120,8 @@ class DeliveryRunner:
         try:
             outcome = self._claim_and_process(guid, owner)
             for _ in range(self.options.drain_limit):
+                if self.stopping():
+                    break
                 if self.pause is not None:
                     self.pause()
                 following = self.store.deliveries.next_for_key(key, self.clock())
@@ -227,6 +231,7 @@ class WorkerPool:
         # stops. Separate ``trunkline worker`` processes have no such brake.
         self.yield_to = yield_to
         self.runner = DeliveryRunner(store, queue, processor, options, pause=self._yield)
+        self.runner.stopping = lambda: self._stop.is_set()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
