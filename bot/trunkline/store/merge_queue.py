@@ -141,6 +141,8 @@ class MergeQueueRepo:
             row = _row(found)
             if row.active:
                 changes: dict[str, Any] = {"priority": bool(priority), "base": base, "updated_at": now}
+                if revive:  # an explicit request (label added, /merge) says why it is queued from now on
+                    changes["source"] = source
                 if head_sha:
                     changes["head_sha"] = head_sha
                 if base != row.base:  # a new base is a new line: join it at the back, without a slot
