@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -187,6 +188,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2, help="worker threads per trunkline serve process")
     parser.add_argument("--processes", type=int, default=1, help="trunkline serve --processes")
+    parser.add_argument("--tmpdir", default=None, help="where the temp dir with the databases goes")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, client results)")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--run-id", default="", help=argparse.SUPPRESS)
@@ -196,7 +199,7 @@ def main() -> int:
         client_main(args)
         return 0
 
-    tmp = Path(tempfile.mkdtemp(prefix="trunkline-bench-", dir=os.environ.get("XDIR")))
+    tmp = Path(tempfile.mkdtemp(prefix="trunkline-bench-", dir=args.tmpdir))
     port = free_port()
     env = dict(os.environ)
     env.update({
@@ -244,6 +247,8 @@ def main() -> int:
           f"(load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     print(f"stored after SIGKILL: {stored}/{sent}  lost: {lost}   processed by workers meanwhile: {processed}")
     ok = throughput >= 1000 and p99 < 20 and lost == 0 and acked == args.n
+    if not args.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({
         "bench": "ingest", "n": args.n, "concurrency": args.concurrency,
         "throughput_per_s": round(throughput, 1), "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
