@@ -106,6 +106,10 @@ def run_serve(settings: Settings, host: str, port: int, threads: int, log_level:
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", host, port, exc)
         return 1
+    # Tables first, once, so that forked processes do not race to create them.
+    schema = Store.from_settings(settings)
+    schema.create_all()
+    schema.dispose()
     children: list[int] = []
     # Fork before any thread, connection or event loop exists in this process.
     for _ in range(max(1, processes) - 1):

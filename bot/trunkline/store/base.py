@@ -23,6 +23,7 @@ import logging
 import pkgutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,8 +124,17 @@ class Store:
                 importlib.import_module(f"{package.__name__}.{info.name}")
 
     def create_all(self) -> None:
+        """Create missing tables. Safe when several processes start at once: a process that loses
+        the race to create a table finds it on its next look."""
         self.load_table_modules()
-        metadata.create_all(self.engine)
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except sa.exc.DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def drop_all(self) -> None:
         self.load_table_modules()
