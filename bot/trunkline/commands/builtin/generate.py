@@ -1,0 +1,84 @@
+"""``/generate``: regenerate code from the contracts and push one commit to the pull request's branch.
+
+* Same-repository pull requests only: the App cannot (and must not) push to a fork.
+* The engine is the contracts work's ``trunkline.contracts.generate.regenerate(repo_root, config)``; it
+  runs on a copy of the PR head taken through the Git Data API, with the **default branch's**
+  configuration (a pull request does not choose how the bot runs generators).
+* Whatever the engine changed is pushed as exactly one commit on top of the head it ran on, and only
+  if the branch still points there (see :mod:`trunkline.commands.gitdata`); otherwise nothing is
+  pushed and the reply says to run it again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from trunkline.commands.feedback import inline_code
+from trunkline.commands.gitdata import (
+    BranchMoved,
+    TooLarge,
+    fetch_tree,
+    push_commit,
+    read_worktree,
+    tree_changes,
+)
+from trunkline.commands.invocation import Invocation, Outcome, failed, load_engine, not_available, ok, refused
+from trunkline.commands.registry import command
+
+ENGINE = ("trunkline.contracts.generate", "regenerate")
+LISTED = 10  # changed paths named in the reply
+
+
+def same_repository(head_repo_id: int | None, base_repo_id: int | None) -> bool:
+    return head_repo_id is not None and head_repo_id == base_repo_id
+
+
+@command("generate", summary="Regenerate code from the contracts and push one commit to this pull request's "
+                             "branch (pull requests from this repository only, not forks).",
+         level="write", pr_only=True)
+def generate(inv: Invocation) -> Outcome:
+    session = inv.session
+    pr = session.pull()
+    if pr.state != "open":
+        return refused(f"#{session.number} is {pr.state}; nothing was pushed.")
+    head_repo, base_repo = pr.head.repo, pr.base.repo
+    if not same_repository(getattr(head_repo, "id", None), getattr(base_repo, "id", None)):
+        where = inline_code(head_repo.full_name) if head_repo is not None else "a deleted fork"
+        return refused(f"this pull request comes from {where}; Trunkline only pushes to branches of "
+                       f"{inline_code(session.full_name)}. Run `trunkline contracts generate` locally and push.")
+    regenerate = load_engine(*ENGINE)
+    if regenerate is None:
+        return not_available("code generation", "the contracts engine (`trunkline.contracts.generate`) is not "
+                                                "part of this Trunkline installation, so nothing was pushed.")
+    contracts = getattr(session.config, "contracts", None)
+    if contracts is not None and not getattr(contracts, "sources", None):
+        return refused("no contracts are configured (`contracts.sources` is empty), so there is nothing to generate.")
+    head_sha, branch = pr.head.sha, pr.head.ref
+    repository = session.repository()
+    with tempfile.TemporaryDirectory(prefix="trunkline-generate-") as tmp:
+        root = Path(tmp) / "repo"
+        root.mkdir()
+        try:
+            tree, before = fetch_tree(repository, head_sha, root)
+        except TooLarge as exc:
+            return refused(f"the repository is too large to regenerate through the API ({exc}).")
+        try:
+            regenerate(root, session.config)
+        except Exception as exc:  # the engine's message is what the person needs to see
+            session.log.exception("contracts engine failed")
+            return failed(f"the contracts engine failed on {head_sha[:7]}: {inline_code(str(exc) or type(exc).__name__)}")
+        changes = tree_changes(before, read_worktree(root))
+    if not changes:
+        return ok(f"generated code on {inline_code(branch)} ({head_sha[:7]}) already matches the contracts; "
+                  "nothing to commit.")
+    message = (f"Regenerate code from contracts\n\nRequested by @{session.actor} with "
+               f"{session.prefix}generate on #{session.number}.")
+    try:
+        new_sha = push_commit(repository, branch, head_sha, tree, changes, message)
+    except BranchMoved as exc:
+        return failed(f"{exc}; nothing was pushed. Run {inline_code(session.prefix + 'generate')} again.")
+    paths = ", ".join(inline_code(c.path) for c in changes[:LISTED])
+    more = f" and {len(changes) - LISTED} more" if len(changes) > LISTED else ""
+    return ok(f"pushed {new_sha[:7]} to {inline_code(branch)}: {len(changes)} file"
+              f"{'s' if len(changes) != 1 else ''} regenerated ({paths}{more}).")

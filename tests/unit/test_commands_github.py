@@ -1,0 +1,315 @@
+"""The command package's GitHub side against a real sandbox GitHub, with Trunkline's own App client:
+reactions, the reply (idempotent across retries), the Git Data API push behind ``/generate`` and the
+``/generate`` command itself with a stand-in engine (the contracts engine is tested by its own suite).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trunkline.commands import gitdata
+from trunkline.commands.builtin import generate as generate_module
+from trunkline.commands.gitdata import BranchMoved, Change, Entry, blob_id, tree_changes
+from trunkline.commands.github_io import add_reaction, post_reply
+from trunkline.commands.invocation import Invocation, Session
+from trunkline.commands.parser import parse_commands
+from trunkline.commands.registry import load_builtin
+from trunkline.config.model import TrunklineConfig
+from trunkline.sandbox import git as sandbox_git
+
+REPO = "acme/widgets"
+# The engine is a stand-in here, so the contracts section only has to say "there are sources"
+# (its exact schema belongs to the contracts work).
+WITH_CONTRACTS = TrunklineConfig().model_copy(update={"contracts": SimpleNamespace(sources=["contracts/api.yaml"])})
+FILES = {"README.md": "# widgets\n", "api/models.py": "OLD = 1\n", "api/stale.py": "gone soon\n",
+         "tools/gen.sh": "echo gen\n"}
+
+
+@dataclass
+class World:
+    sb: Any
+    app: Any
+    client: Any
+
+    @property
+    def repository(self) -> Any:
+        return self.client.repo("acme", "widgets")
+
+    def session(self, number: int, actor: str = "dev", config: TrunklineConfig | None = None) -> Session:
+        reg = load_builtin()
+        return Session(owner="acme", repo="widgets", number=number, is_pr=True, actor=actor, comment_id=1,
+                       config=config or WITH_CONTRACTS, registry=reg, github=self.client)
+
+    def comments(self, number: int) -> list[Any]:
+        with self.sb.world.lock:
+            return [c for c in self.sb.repo(REPO).comments.values() if c.issue_number == number]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    from trunkline.github.client import AppClient
+    from trunkline.sandbox.actors import Sandbox
+
+    sb = Sandbox(tmp_path / "sandbox").start()
+    try:
+        app = sb.create_app("trunkline", owner="trunkline-dev", webhook_url=None, secret="s")
+        sb.create_repo("acme", "widgets", files=FILES)
+        sb.install(app, "acme")
+        sb.grant(REPO, "dev", "write")
+        installation = sb.installation_of(app, REPO)
+        yield World(sb, app, AppClient(app.id, app.private_key_pem or "", sb.url).installation(installation.id))
+    finally:
+        sb.stop()
+
+
+def open_pr(world: World, branch: str = "feature") -> tuple[int, str]:
+    sha = world.sb.push(REPO, branch, {"app.py": "x = 1\n"}, "work", as_user="dev")
+    return world.sb.open_pr(REPO, head=branch, title="Work", as_user="dev"), sha
+
+
+# ---------------------------------------------------------------------------------------- reactions / reply
+
+def test_reaction_tells_a_retry_apart(world: World) -> None:
+    number, _ = open_pr(world)
+    comment_id = world.sb.comment(REPO, number, "/hold", as_user="dev")
+    assert add_reaction(world.client, "acme", "widgets", comment_id, "eyes") is True
+    assert add_reaction(world.client, "acme", "widgets", comment_id, "eyes") is False
+    assert add_reaction(world.client, "acme", "widgets", comment_id, "rocket") is True
+    with world.sb.world.lock:
+        reactions = [(r.content, r.user) for r in world.sb.repo(REPO).comments[comment_id].reactions]
+    assert reactions == [("eyes", "trunkline[bot]"), ("rocket", "trunkline[bot]")]
+
+
+def test_reply_is_posted_once_and_edited_on_retry(world: World) -> None:
+    number, _ = open_pr(world)
+    comment_id = world.sb.comment(REPO, number, "/hold", as_user="dev")
+    other_id = world.sb.comment(REPO, number, "/help", as_user="dev")
+    post_reply(world.repository, number, other_id, f"<!-- trunkline:commands comment={other_id} -->\nother\n",
+               app_id=world.app.id, look_for_existing=False)
+    body = f"<!-- trunkline:commands comment={comment_id} -->\nfirst\n"
+    first = post_reply(world.repository, number, comment_id, body, app_id=world.app.id, look_for_existing=False)
+    again = post_reply(world.repository, number, comment_id, body.replace("first", "second"), app_id=world.app.id,
+                       look_for_existing=True)
+    assert again.id == first.id
+    ours = [c for c in world.comments(number) if f"comment={comment_id}" in c.body]
+    assert [c.body.splitlines()[1] for c in ours] == ["second"]
+    assert ours[0].performed_via_app_id == world.app.id
+
+
+# ---------------------------------------------------------------------------------------- tree changes (pure)
+
+@given(st.dictionaries(st.from_regex(r"[a-z]{1,4}(/[a-z]{1,4}){0,2}", fullmatch=True),
+                       st.tuples(st.sampled_from(gitdata.FILE_MODES), st.binary(max_size=20)), max_size=6),
+       st.dictionaries(st.from_regex(r"[a-z]{1,4}(/[a-z]{1,4}){0,2}", fullmatch=True),
+                       st.tuples(st.sampled_from(gitdata.FILE_MODES), st.binary(max_size=20)), max_size=6))
+def test_tree_changes_turn_before_into_after(before: dict[str, tuple[str, bytes]],
+                                             after: dict[str, tuple[str, bytes]]) -> None:
+    entries = {path: Entry(mode, blob_id(data)) for path, (mode, data) in before.items()}
+    changes = tree_changes(entries, after)
+    assert [c.path for c in changes] == sorted(c.path for c in changes)
+    result = dict(before)
+    for change in changes:
+        if change.mode is None:
+            del result[change.path]
+        else:
+            result[change.path] = (change.mode, change.content)
+    assert result == after
+    assert all(before.get(c.path) != after.get(c.path) for c in changes)  # nothing needless
+
+
+def test_blob_id_matches_git(world: World) -> None:
+    repo = world.sb.repo(REPO)
+    with world.sb.world.lock:
+        assert sandbox_git.write_blob(repo, b"hello\n") == blob_id(b"hello\n")
+
+
+# ---------------------------------------------------------------------------------------- push via Git Data API
+
+def test_fetch_change_push_one_commit(world: World, tmp_path: Path) -> None:
+    number, head = open_pr(world)
+    root = tmp_path / "copy"
+    root.mkdir()
+    tree, before = gitdata.fetch_tree(world.repository, head, root)
+    assert (root / "api/models.py").read_text() == "OLD = 1\n"
+    assert set(before) == set(FILES) | {"app.py"}
+    (root / "api/models.py").write_text("NEW = 2\n")
+    (root / "api/stale.py").unlink()
+    (root / "api/fresh.py").write_text("FRESH = 3\n")
+    (root / "tools/gen.sh").chmod(0o755)
+    os.symlink("models.py", root / "api/link.py")
+    changes = tree_changes(before, gitdata.read_worktree(root))
+    assert [(c.path, c.mode) for c in changes] == [
+        ("api/fresh.py", "100644"), ("api/link.py", "120000"), ("api/models.py", "100644"),
+        ("api/stale.py", None), ("tools/gen.sh", "100755")]
+    new_sha = gitdata.push_commit(world.repository, "feature", head, tree, changes, "Regenerate")
+    repo = world.sb.repo(REPO)
+    with world.sb.world.lock:
+        assert sandbox_git.branch_sha(repo, "feature") == new_sha
+        assert sandbox_git.rev_list(repo, f"{head}..{new_sha}") == [new_sha]  # exactly one commit
+        assert sandbox_git.blob_at(repo, new_sha, "api/models.py")[1] == b"NEW = 2\n"
+        assert sandbox_git.blob_at(repo, new_sha, "api/stale.py") is None
+        assert sandbox_git.entry_at(repo, new_sha, "tools/gen.sh").mode == "100755"
+        assert sandbox_git.entry_at(repo, new_sha, "api/link.py").mode == "120000"
+        assert sandbox_git.blob_at(repo, new_sha, "README.md")[1] == b"# widgets\n"  # untouched
+    pr = world.repository.get_pull(number)
+    assert pr.head.sha == new_sha
+
+
+def test_push_refuses_when_branch_moved_before_update(world: World, tmp_path: Path) -> None:
+    _, head = open_pr(world)
+    tree, before = gitdata.fetch_tree(world.repository, head, tmp_path)
+    moved = world.sb.push(REPO, "feature", {"other.txt": "someone else\n"}, "concurrent", as_user="dev")
+    with pytest.raises(BranchMoved, match="moved to"):
+        gitdata.push_commit(world.repository, "feature", head, tree, [Change("x.py", "100644", b"x\n")], "m")
+    with world.sb.world.lock:
+        assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == moved
+
+
+def test_push_racing_the_ref_update_never_overwrites(world: World, tmp_path: Path) -> None:
+    """A push lands after our check but before our ref update: the fast-forward-only update fails."""
+    _, head = open_pr(world)
+    tree, _ = gitdata.fetch_tree(world.repository, head, tmp_path)
+    world.sb.inject("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}", latency=1.5)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["sha"] = gitdata.push_commit(world.repository, "feature", head, tree,
+                                                 [Change("x.py", "100644", b"x\n")], "m")
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(e.method == "GET" and "/git/ref/" in e.path for e in list(world.sb.request_log)):
+            break
+        time.sleep(0.01)
+    moved = world.sb.push(REPO, "feature", {"other.txt": "raced\n"}, "concurrent", as_user="dev")
+    worker.join(20)
+    assert isinstance(outcome.get("error"), BranchMoved), outcome
+    with world.sb.world.lock:
+        assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == moved
+
+
+# ---------------------------------------------------------------------------------------- /generate
+
+def run_generate(world: World, number: int, engine: Any, monkeypatch: pytest.MonkeyPatch,
+                 config: TrunklineConfig | None = None) -> Any:
+    monkeypatch.setattr(generate_module, "load_engine", lambda module, name: engine)
+    session = world.session(number, config=config)
+    [command] = parse_commands("/generate")
+    spec = session.registry.get("generate")
+    return spec.run(Invocation(spec=spec, command=command, params={}, session=session))
+
+
+def test_generate_pushes_one_commit_with_the_engines_changes(world: World,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    number, head = open_pr(world)
+    seen: dict[str, Any] = {}
+
+    def engine(root: Path, config: Any) -> None:
+        seen["config"] = config
+        seen["files"] = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        (root / "api/models.py").write_text("GENERATED = True\n")
+
+    outcome = run_generate(world, number, engine, monkeypatch)
+    assert outcome.status == "success", outcome
+    assert seen["config"] is WITH_CONTRACTS
+    assert seen["files"] == sorted(set(FILES) | {"app.py"})
+    repo = world.sb.repo(REPO)
+    with world.sb.world.lock:
+        new_sha = sandbox_git.branch_sha(repo, "feature")
+        assert sandbox_git.rev_list(repo, f"{head}..{new_sha}") == [new_sha]
+        assert sandbox_git.blob_at(repo, new_sha, "api/models.py")[1] == b"GENERATED = True\n"
+        message = sandbox_git.commit_info(repo, new_sha).message
+    assert message.startswith("Regenerate code from contracts")
+    assert outcome.message == f"pushed {new_sha[:7]} to `feature`: 1 file regenerated (`api/models.py`)."
+
+
+def test_generate_with_nothing_to_change(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    number, head = open_pr(world)
+    outcome = run_generate(world, number, lambda root, config: None, monkeypatch)
+    assert outcome.status == "success" and "already matches the contracts; nothing to commit" in outcome.message
+    with world.sb.world.lock:
+        assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == head
+
+
+def test_generate_reports_engine_failure_and_pushes_nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    number, head = open_pr(world)
+
+    def engine(root: Path, config: Any) -> None:
+        (root / "api/models.py").write_text("half done\n")
+        raise RuntimeError("openapi-typescript not found: npm i -g openapi-typescript")
+
+    outcome = run_generate(world, number, engine, monkeypatch)
+    assert outcome.status == "failure"
+    assert "openapi-typescript not found" in outcome.message
+    with world.sb.world.lock:
+        assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == head
+
+
+def test_generate_does_not_push_over_a_concurrent_push(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    number, _ = open_pr(world)
+
+    def engine(root: Path, config: Any) -> None:
+        (root / "api/models.py").write_text("GENERATED\n")
+        world.sb.push(REPO, "feature", {"app.py": "x = 2\n"}, "meanwhile", as_user="dev")
+
+    outcome = run_generate(world, number, engine, monkeypatch)
+    assert outcome.status == "failure"
+    assert "nothing was pushed. Run `/generate` again." in outcome.message
+    with world.sb.world.lock:
+        head = sandbox_git.branch_sha(world.sb.repo(REPO), "feature")
+        assert sandbox_git.blob_at(world.sb.repo(REPO), head, "app.py")[1] == b"x = 2\n"
+
+
+def test_generate_refuses_without_the_engine(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    number, head = open_pr(world)
+    outcome = run_generate(world, number, None, monkeypatch)
+    assert outcome.status == "refused"
+    assert outcome.message.startswith("not available yet: code generation")
+
+
+def make_fork(sb: Any, parent_name: str, owner: str) -> Any:
+    """A fork of ``parent_name`` owned by ``owner`` (the sandbox has no fork endpoint yet)."""
+    parent = sb.repo(parent_name)
+    fork = sb.create_repo(owner, parent.name)
+    with sb.world.lock:
+        fork.fork_of = parent.id
+        sandbox_git.run(fork, "fetch", "--no-tags", "-q", "--force", str(sandbox_git.git_dir(parent)),
+                        f"+refs/heads/{parent.default_branch}:refs/heads/{fork.default_branch}")
+    return fork
+
+
+def test_generate_refuses_fork_pull_requests(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_fork(world.sb, REPO, "outsider")
+    world.sb.push("outsider/widgets", "patch", {"app.py": "y = 1\n"}, "fork work", as_user="outsider")
+    number = world.sb.open_pr(REPO, head="outsider:patch", title="From a fork", as_user="outsider")
+    called = []
+    outcome = run_generate(world, number, lambda root, config: called.append(root), monkeypatch)
+    assert outcome.status == "refused"
+    assert outcome.message.startswith("this pull request comes from `outsider/widgets`; Trunkline only pushes "
+                                      "to branches of `acme/widgets`.")
+    assert called == []
+
+
+def test_generate_refuses_without_configured_contracts(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    number, _ = open_pr(world)
+    called = []
+    outcome = run_generate(world, number, lambda root, config: called.append(root), monkeypatch,
+                           config=TrunklineConfig())
+    assert (outcome.status, called) == ("refused", [])
+    assert "no contracts are configured" in outcome.message
