@@ -9,6 +9,7 @@ caught before it is merged, with annotations on the offending lines.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from trunkline.checks.publish import CheckRunSpec, publish_check_run
 from trunkline.config.loader import CONFIG_PATH, ConfigResult, parse_config
@@ -18,6 +19,8 @@ from trunkline.events.context import Context
 from trunkline.events.payloads import PullRequestEvent
 from trunkline.events.registry import registry
 from trunkline.github.contents import file_text
+from trunkline.merge.cache import note_head_changes_config, resolved_config
+from trunkline.merge.service import after_own_check
 
 
 def config_check_spec(head_sha: str, resolved: ResolvedConfig, proposed: ConfigResult | None) -> CheckRunSpec:
@@ -51,21 +54,36 @@ def _spec(head_sha: str, output: CheckOutput) -> CheckRunSpec:
                         summary=output.summary, annotations=[a.to_api() for a in output.annotations])
 
 
+def publish_config_check(client: Any, owner: str, name: str, head_sha: str, head_full_name: str | None,
+                         *, resolved: ResolvedConfig | None = None, base_text: str | None = None) -> CheckRunSpec:
+    """Publish ``trunkline/config`` on ``head_sha`` of a pull request into ``owner/name`` whose head lives
+    in ``head_full_name`` (None when the fork is gone). Also used by auto-merge for heads whose
+    ``synchronize`` event our own loop guard dropped (after Trunkline updated the branch)."""
+    if resolved is None:
+        # Cached per repository (trunkline.merge.cache): with it, the default branch's own file text.
+        resolved, base_text = resolved_config(client, owner, name)
+    proposed = None
+    if head_full_name:
+        head_owner, _, head_name = head_full_name.partition("/")
+        head_text = file_text(client.github, head_owner, head_name, CONFIG_PATH, ref=head_sha)
+        note_head_changes_config(owner, name, head_sha, head_text != base_text)
+        if head_text is not None and head_text != base_text:
+            proposed = parse_config(head_text, CONFIG_PATH)
+    spec = config_check_spec(head_sha, resolved, proposed)
+    publish_check_run(client.repo(owner, name), spec, app_id=client.app.app_id)
+    return spec
+
+
 @registry.on("pull_request", "opened", "synchronize", "reopened")
 def check_config(ctx: Context) -> None:
     payload = ctx.payload
     assert isinstance(payload, PullRequestEvent)
     pr = payload.pull_request
     owner, name = ctx.repo_owner or "", ctx.repo_name or ""
-    gh = ctx.github.github
-    resolved: ResolvedConfig = ctx.config()
-    proposed = None
-    if pr.head.repo is not None and pr.head.repo.full_name:
-        head_owner, _, head_name = pr.head.repo.full_name.partition("/")
-        head_text = file_text(gh, head_owner, head_name, CONFIG_PATH, ref=pr.head.sha)
-        base_text = file_text(gh, owner, name, CONFIG_PATH, ref=None)
-        if head_text is not None and head_text != base_text:
-            proposed = parse_config(head_text, CONFIG_PATH)
-    spec = config_check_spec(pr.head.sha, resolved, proposed)
-    publish_check_run(ctx.github.repo(owner, name), spec, app_id=ctx.github.app.app_id)
+    resolved, base_text = resolved_config(ctx.github, owner, name)
+    ctx._config = resolved  # handlers after this one reuse it through ctx.config()
+    head_repo = pr.head.repo.full_name if pr.head.repo is not None else None
+    spec = publish_config_check(ctx.github, owner, name, pr.head.sha, head_repo, resolved=resolved,
+                                base_text=base_text)
     ctx.log.info("%s: %s", CHECK_NAME, spec.conclusion)
+    after_own_check(ctx, pr.head.sha)  # GitHub's events for our own check run are dropped

@@ -63,6 +63,35 @@ class Section(BaseModel):
     key_hints: ClassVar[dict[str, str]] = {}
 
 
+class MergeRule(Section):
+    """Pull requests Trunkline merges without a label or /merge: all given criteria must match."""
+
+    # Editors must refuse an empty rule exactly like the bot does (see the validator below).
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["authors"], "properties": {"authors": {"minItems": 1}}},
+        {"required": ["head_prefix"], "properties": {"head_prefix": {"type": "string"}}},
+    ]})
+
+    authors: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default=[], description="Pull request authors (logins, e.g. 'trunkline-agent[bot]'); any of them matches."
+    )
+    head_prefix: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        validate_default=True,  # so the emptiness check below also runs when it is left out
+        description="Head branch name prefix, e.g. 'agent/'.",
+    )
+
+    @field_validator("head_prefix")
+    @classmethod
+    def _rule_is_not_empty(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A rule without criteria would auto-merge every pull request: refuse it.
+        if value is None and not info.data.get("authors"):
+            raise PydanticCustomError("empty_rule", "a merge rule needs 'authors' or 'head_prefix'")
+        return value
+
+
 class MergeSection(Section):
     """How and when Trunkline merges pull requests."""
 
@@ -107,6 +136,13 @@ class MergeSection(Section):
         default=[],
         description="Check names that must succeed before merging, in addition to branch protection.",
     )
+    approvals_on_head: bool = Field(
+        True, description="Count only approvals given on the pull request's current head commit."
+    )
+    rules: list[MergeRule] = Field(
+        default=[], description="Pull requests merged automatically once green, without the label or /merge."
+    )
+
 
     @field_validator("hold_labels")
     @classmethod

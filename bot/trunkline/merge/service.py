@@ -227,17 +227,20 @@ class MergeEngine:
 
     # -- evaluation --------------------------------------------------------------------------------
     def evaluate(self, number: int, *, explicit: str | None = None, requested_by: str | None = None,
-                 pr: dict[str, Any] | None = None, follow_queue: bool = True) -> MergeResult:
+                 pr: dict[str, Any] | None = None, fresh: bool = True, follow_queue: bool = True) -> MergeResult:
         """Evaluate pull request ``number`` now and act on the decision (see the module docstring).
 
         ``explicit`` = "label"/"command" when a person just asked for the merge (re-queues a cancelled
-        or merged row); ``pr`` = pull request JSON fetched a moment ago by the caller."""
-        pr = pr if pr is not None else fetch_pull(self.client, self.owner, self.repo, number)
+        or merged row). ``pr`` = pull request JSON the caller has: fetched a moment ago (``fresh``), or
+        a webhook's copy (``fresh=False``) — good enough to show a wait or a block, but before acting
+        on it the pull request is fetched again and the decision taken again on that."""
+        if pr is None:
+            pr, fresh = fetch_pull(self.client, self.owner, self.repo, number), True
         base = str((pr.get("base") or {}).get("ref"))
         with self.locked(base) as waited:
             if waited:  # someone else worked on this queue meanwhile: our copy may be stale
-                pr = fetch_pull(self.client, self.owner, self.repo, number)
-            result = self._evaluate_locked(number, pr, explicit=explicit, requested_by=requested_by)
+                pr, fresh = fetch_pull(self.client, self.owner, self.repo, number), True
+            result = self._evaluate_locked(number, pr, explicit=explicit, requested_by=requested_by, fresh=fresh)
             if follow_queue and result.queue_moved:
                 self.run_queue(base, exclude={number})
         return result
@@ -265,7 +268,7 @@ class MergeEngine:
         return any(e.number == number and e.state == "updating" for e in self._entries(base))
 
     def _evaluate_locked(self, number: int, pr: dict[str, Any], *, explicit: str | None = None,
-                         requested_by: str | None = None, depth: int = 0) -> MergeResult:
+                         requested_by: str | None = None, depth: int = 0, fresh: bool = True) -> MergeResult:
         from trunkline.store.merge_queue import CANCELLED, MERGED, QUEUED, UPDATING
 
         now = self.clock()
@@ -307,6 +310,21 @@ class MergeEngine:
         else:
             snap, runs = fetch_snapshot(self.client, self.owner, self.repo, pr, policy, source)
             decision = decide(snap, policy)
+            if not fresh and decision.action in ("merge", "update"):
+                # About to act: never on a webhook's copy. Fetch the pull request again; its gates were
+                # fetched just now and are kept only while the head is the same.
+                pr = fetch_pull(self.client, self.owner, self.repo, number)
+                again = pull_facts(pr, source)
+                if again.head_sha != snap.head_sha or again.merged or again.state != "open":
+                    return self._evaluate_locked(number, pr, explicit=explicit, requested_by=requested_by,
+                                                 depth=depth)
+                snap = replace(again, protection=snap.protection, check_runs=snap.check_runs,
+                               statuses=snap.statuses, reviews=snap.reviews, behind_by=snap.behind_by)
+                decision = decide(snap, policy)
+            produced = self._produce_own_checks(snap, policy, pr)
+            if produced:
+                snap = replace(snap, check_runs=snap.check_runs + produced)
+                decision = decide(snap, policy)
 
         if row.state == UPDATING and row.updated_from == snap.head_sha and decision.action == "update" \
                 and now - row.updated_at < UPDATE_IN_FLIGHT:
@@ -426,8 +444,15 @@ class MergeEngine:
             self._publish(decision, Standing("superseded", f"Branch updated with `{snap.base_ref}`",
                                              "This head will not be merged: the gates run again on the "
                                              "updated head, which is then evaluated."), runs)
-            return MergeResult(number, "updating", f"Updating #{number} with `{snap.base_ref}`; the gates run "
-                                                   "again on the new head.", decision)
+            message = f"Updating #{number} with `{snap.base_ref}`; the gates run again on the new head."
+            # GitHub announces the new head with a synchronize event sent as us, which the loop guard
+            # drops: look at the new head now (our own checks get published on it, see _produce_own_checks).
+            pr = fetch_pull(self.client, self.owner, self.repo, number)
+            if str((pr.get("head") or {}).get("sha")) != decision.sha and depth + 1 <= MAX_REEVALUATIONS:
+                after = self._evaluate_locked(number, pr, depth=depth + 1)
+                if after.outcome != "waiting":
+                    return after
+            return MergeResult(number, "updating", message, decision)
         if answer.server_error:
             pr = fetch_pull(self.client, self.owner, self.repo, number)
             if str((pr.get("head") or {}).get("sha")) != decision.sha:
@@ -442,6 +467,23 @@ class MergeEngine:
         return MergeResult(number, "blocked", f"Updating the branch failed ({answer.status}): {answer.message}",
                            blocked, queue_moved=row.state == "updating")
 
+    def _produce_own_checks(self, snap: Snapshot, policy: Policy, pr: dict[str, Any]) -> tuple[Any, ...]:
+        """Publish Trunkline's own required checks that are missing on the head (the synchronize event
+        that would have produced them was ours, and dropped); returns them as check-run facts."""
+        from .decide import gate_states
+        from .model import CheckRunInfo
+
+        out = []
+        for name, state in gate_states(snap, policy).items():
+            producer = OWN_CHECKS.get(name)
+            if state != "missing" or producer is None:
+                continue
+            spec = producer(self.client, self.owner, self.repo, pr)
+            self.log.info("#%d: published missing own check %s on %s: %s", snap.number, name, snap.head_sha[:7],
+                          spec.conclusion)
+            out.append(CheckRunInfo(name, spec.status, spec.conclusion, order=2**62))
+        return tuple(out)
+
     # -- the check run -----------------------------------------------------------------------------
     def _publish(self, decision: Decision, standing: Standing, runs: list[dict[str, Any]]) -> None:
         spec = merge_check_spec(decision, standing)
@@ -454,6 +496,19 @@ class MergeEngine:
 
         publish_known(self.client, self.owner, self.repo, spec,
                       fetch_check_runs(self.client, self.owner, self.repo, snap.head_sha))
+
+
+def _produce_config_check(client: Any, owner: str, repo: str, pr: dict[str, Any]) -> CheckRunSpec:
+    from trunkline.checks.config_check import publish_config_check
+
+    head = pr.get("head") or {}
+    return publish_config_check(client, owner, repo, str(head.get("sha")), (head.get("repo") or {}).get("full_name"))
+
+
+#: Trunkline's own checks a pull request head may require, and how to produce one on demand.
+OWN_CHECKS: dict[str, Callable[[Any, str, str, dict[str, Any]], CheckRunSpec]] = {
+    "trunkline/config": _produce_config_check,
+}
 
 
 def _broken_config_decision(snap: Snapshot) -> Decision:
@@ -574,28 +629,39 @@ def evaluated_in(ctx: Any) -> set[tuple[int, str]]:
 
 def after_own_check(ctx: Any, head_sha: str, *, store: Any = None) -> list[MergeResult]:
     """Trunkline just published one of its own check runs on ``head_sha``: GitHub's events for it are
-    dropped by the loop guard, so evaluate the queued pull requests with that head here."""
+    dropped by the loop guard, so evaluate the queued pull requests with that head here (and the
+    delivery's own pull request when its label or a rule asks for the merge)."""
     from trunkline.store.merge_queue import MergeQueueRepo, repo_key
 
     owner, repo = ctx.repo_owner, ctx.repo_name
     if not owner or not repo or ctx.installation_id is None:
         return []
     store = store if store is not None else default_store()
-    numbers = {row.number for row in MergeQueueRepo(store).by_head(repo_key(owner, repo), head_sha)}
+    numbers = {row.number: None for row in MergeQueueRepo(store).by_head(repo_key(owner, repo), head_sha)}
     pull = getattr(ctx.payload, "pull_request", None)
-    if pull is not None and getattr(pull.head, "sha", None) == head_sha:
-        numbers.add(int(pull.number))  # may be requested by label or rule without a row yet
+    if pull is not None and getattr(pull.head, "sha", None) == head_sha and int(pull.number) not in numbers:
+        resolved, _ = cache.resolved_config(client_of(ctx), owner, repo)
+        merge = resolved.config.merge if resolved.ok and resolved.config is not None else None
+        label = merge.label if merge is not None else Policy().label
+        if label in pull.label_names or rule_matches(getattr(merge, "rules", ()), pull.user.login, pull.head.ref):
+            numbers[int(pull.number)] = payload_pull(pull)
     results = []
     done = evaluated_in(ctx)
     for number in sorted(numbers):
         if (number, head_sha) in done:
             continue
         done.add((number, head_sha))
-        results.append(evaluate_for_event(ctx, number, store=store))
+        results.append(evaluate_for_event(ctx, number, store=store, pr=numbers[number]))
     return results
 
 
+def payload_pull(pull: Any) -> dict[str, Any]:
+    """A webhook's pull request model as REST-shaped JSON (a non-fresh copy: see ``evaluate``)."""
+    return pull.model_dump(mode="json", by_alias=True)
+
+
 def evaluate_for_event(ctx: Any, number: int, *, store: Any = None, explicit: str | None = None,
-                       requested_by: str | None = None) -> MergeResult:
+                       requested_by: str | None = None, pr: dict[str, Any] | None = None) -> MergeResult:
+    """Evaluate ``number`` for a webhook; ``pr`` = the webhook's copy of it, if it carried one."""
     engine = _engine(ctx, store, ctx.repo_owner, ctx.repo_name, None)
-    return engine.evaluate(number, explicit=explicit, requested_by=requested_by)
+    return engine.evaluate(number, explicit=explicit, requested_by=requested_by, pr=pr, fresh=pr is None)
