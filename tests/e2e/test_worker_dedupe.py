@@ -64,15 +64,16 @@ def test_several_serve_processes_share_the_port_and_dedupe_between_them(tmp_path
         dup_headers = signed_headers(dup, "pull_request", "same-everywhere")
         others = [(f"multi-{i}", payload(repo=f"octo/r{i % 4}")) for i in range(60)]
 
-        def send(i: int) -> int:
-            with httpx.Client(timeout=30) as client:  # fresh connections: spread over both processes
-                if i % 2:
-                    return client.post(f"{url}/webhooks/github", content=dup, headers=dup_headers).status_code
-                guid, body = others[i // 2]
-                return client.post(f"{url}/webhooks/github", content=body,
-                                   headers=signed_headers(body, "pull_request", guid)).status_code
+        close = {"Connection": "close"}  # a new connection per request: spread over both processes
 
-        with ThreadPoolExecutor(16) as pool:
+        def send(i: int) -> int:
+            if i % 2:
+                return client.post(f"{url}/webhooks/github", content=dup, headers={**dup_headers, **close}).status_code
+            guid, body = others[i // 2]
+            return client.post(f"{url}/webhooks/github", content=body,
+                               headers={**signed_headers(body, "pull_request", guid), **close}).status_code
+
+        with httpx.Client(timeout=30) as client, ThreadPoolExecutor(16) as pool:
             codes = list(pool.map(send, range(120)))
         dup_codes = sorted(codes[1::2])
         assert dup_codes == [200] * 59 + [202]
