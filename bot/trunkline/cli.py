@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "trunkline.jobs.cli",
     "trunkline.sandbox.cli",
     "trunkline.demo.cli",
+    "trunkline.contracts.cli",
 )
 
 

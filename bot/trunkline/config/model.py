@@ -143,7 +143,6 @@ class MergeSection(Section):
         default=[], description="Pull requests merged automatically once green, without the label or /merge."
     )
 
-
     @field_validator("hold_labels")
     @classmethod
     def _labels_do_not_conflict(cls, value: list[str], info: ValidationInfo) -> list[str]:
@@ -192,6 +191,9 @@ class CommandsSection(Section):
 # A section's default is "all of its fields' defaults"; say so in the JSON Schema too.
 _SECTION: dict = {"json_schema_extra": {"default": {}}}
 
+# Sections kept in their own modules import ``Section`` from here, so they come after it.
+from trunkline.config.sections_contracts import ContractsSection  # noqa: E402
+
 
 class TrunklineConfig(Section):
     """Trunkline configuration (.github/trunkline.yml)."""
@@ -212,6 +214,9 @@ class TrunklineConfig(Section):
     merge: MergeSection = Field(default_factory=MergeSection, description=MergeSection.__doc__, **_SECTION)
     commands: CommandsSection = Field(
         default_factory=CommandsSection, description=CommandsSection.__doc__, **_SECTION
+    )
+    contracts: ContractsSection = Field(
+        default_factory=ContractsSection, description=ContractsSection.__doc__, **_SECTION
     )
 
     @field_validator("extends")
