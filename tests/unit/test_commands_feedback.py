@@ -53,7 +53,7 @@ def test_inline_code_truncates() -> None:
 
 def test_reply_single_success() -> None:
     body = render_reply(7, "dev", [Entry("/hold flaky", ok("on hold."))])
-    assert body.startswith(feedback.marker(7) + "\n@dev: Done.\n")
+    assert body.startswith(feedback.marker(7) + "\n\n" + feedback.run_marker("created") + "\n@dev: Done.\n")
     assert "- 🚀 `/hold flaky` — on hold." in body
 
 
@@ -64,8 +64,8 @@ def test_reply_summarises_several_commands_in_order() -> None:
         Entry("/ratchet", ok("table below", details="| a | b |\n|---|---|")),
     ], help_table="HELP", notes=["config broken"])
     lines = body.splitlines()
-    assert lines[1] == "@dev: Ran 3 commands, in order; 1 did not succeed."
-    assert lines[3:6] == ["- 🚀 `/hold` — held", "- 😕 `/merge` — needs write", "- 🚀 `/ratchet` — table below"]
+    assert lines[3] == "@dev: Ran 3 commands, in order; 1 did not succeed."
+    assert lines[5:8] == ["- 🚀 `/hold` — held", "- 😕 `/merge` — needs write", "- 🚀 `/ratchet` — table below"]
     assert "#### `/ratchet`\n\n| a | b |" in body
     assert "> config broken" in body
     assert body.rstrip().endswith("HELP")
@@ -90,3 +90,33 @@ def test_help_table_lists_every_command_with_configured_levels() -> None:
     tokens = MarkdownIt("gfm-like").parse(table)
     assert [t.type for t in tokens].count("table_open") == 1
     assert [t.type for t in tokens].count("tr_open") == len(specs) + 1
+
+
+def test_edits_append_sections_and_retries_replace_them() -> None:
+    first = render_reply(5, "dev", [Entry("/hold", ok("held"))])
+    edited = feedback.render_section("dev", [Entry("/unhold", ok("released"))], edited=True)
+    assert edited.startswith("@dev: After your edit: done.")
+    second = feedback.updated_reply(first, 5, "edited-2026-01-01T00:00:00Z", edited)
+    assert [k for k, _ in feedback.split_sections(second)] == ["created", "edited-2026-01-01T00:00:00Z"]
+    assert "`/hold` — held" in second and "`/unhold` — released" in second  # nothing lost
+    retried = feedback.updated_reply(second, 5, "edited-2026-01-01T00:00:00Z",
+                                     edited.replace("released", "released again"))
+    assert retried.count("released") == 1 and "released again" in retried
+    assert feedback.replied_to(retried) == 5 and retried.count(feedback.marker(5)) == 1
+
+
+@given(st.lists(st.tuples(st.sampled_from(["created", "edited-1", "edited-2", "edited-3"]),
+                          st.text(alphabet="abc -\n`|", min_size=1, max_size=30).filter(str.strip)),
+                max_size=8))
+def test_updated_reply_keeps_one_section_per_key(runs: list[tuple[str, str]]) -> None:
+    body: str | None = None
+    latest: dict[str, str] = {}
+    order: list[str] = []
+    for key, text in runs:
+        body = feedback.updated_reply(body, 1, key, text)
+        latest[key] = text.strip()
+        if key not in order:
+            order.append(key)
+    sections = feedback.split_sections(body or "")
+    assert [k for k, _ in sections] == order
+    assert {k: t.strip() for k, t in sections} == latest

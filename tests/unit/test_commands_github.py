@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from trunkline.commands import gitdata
 from trunkline.commands.builtin import generate as generate_module
+from trunkline.commands.feedback import split_sections, updated_reply
 from trunkline.commands.gitdata import BranchMoved, Change, Entry, blob_id, tree_changes
 from trunkline.commands.github_io import add_reaction, post_reply
 from trunkline.commands.invocation import Invocation, Session
@@ -95,16 +96,24 @@ def test_reply_is_posted_once_and_edited_on_retry(world: World) -> None:
     number, _ = open_pr(world)
     comment_id = world.sb.comment(REPO, number, "/hold", as_user="dev")
     other_id = world.sb.comment(REPO, number, "/help", as_user="dev")
-    post_reply(world.repository, number, other_id, f"<!-- trunkline:commands comment={other_id} -->\nother\n",
-               app_id=world.app.id, look_for_existing=False)
-    body = f"<!-- trunkline:commands comment={comment_id} -->\nfirst\n"
-    first = post_reply(world.repository, number, comment_id, body, app_id=world.app.id, look_for_existing=False)
-    again = post_reply(world.repository, number, comment_id, body.replace("first", "second"), app_id=world.app.id,
-                       look_for_existing=True)
-    assert again.id == first.id
+    def build(cid: int, key: str, text: str) -> Any:
+        return lambda existing: updated_reply(existing, cid, key, text)
+
+    post_reply(world.repository, number, other_id, build(other_id, "created", "other"), app_id=world.app.id,
+               look_for_existing=False)
+    first = post_reply(world.repository, number, comment_id, build(comment_id, "created", "first"),
+                       app_id=world.app.id, look_for_existing=False)
+    again = post_reply(world.repository, number, comment_id, build(comment_id, "created", "second"),
+                       app_id=world.app.id, look_for_existing=True)
+    edit = post_reply(world.repository, number, comment_id, build(comment_id, "edited-x", "third"),
+                      app_id=world.app.id, look_for_existing=True)
+    assert again.id == first.id == edit.id
     ours = [c for c in world.comments(number) if f"comment={comment_id}" in c.body]
-    assert [c.body.splitlines()[1] for c in ours] == ["second"]
+    assert len(ours) == 1
+    assert [text for _, text in split_sections(ours[0].body)] == ["second", "third"]
     assert ours[0].performed_via_app_id == world.app.id
+    others = [c for c in world.comments(number) if f"comment={other_id}" in c.body]
+    assert [text for _, text in split_sections(others[0].body)] == ["other"]
 
 
 # ---------------------------------------------------------------------------------------- tree changes (pure)

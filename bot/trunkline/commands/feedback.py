@@ -6,7 +6,8 @@
 * **one reply per comment**, summarising every command in order — several commands in one comment
   must not flood the thread. A refusal names the level needed and the user's level; an unknown
   command adds the help table once. The reply carries a hidden marker naming the comment, so a
-  retried delivery edits the same reply instead of posting a second one.
+  retried delivery edits the same reply instead of posting a second one; commands that an edit adds
+  (``commands.ignore_edited: false``) get their own section appended to the same reply.
 
 User-supplied text (commands, reasons) is only ever shown inside code spans, so a command cannot make
 the bot @-mention people or inject Markdown; the only mention is of the person who commented.
@@ -71,10 +72,9 @@ def refusal_for_level(name: str, needed: str, actual: str, actor: str) -> str:
             f"@{actor} has **{actual}**.")
 
 
-def render_reply(comment_id: int, actor: str, entries: Sequence[Entry], *, help_table: str | None = None,
-                 notes: Sequence[str] = ()) -> str:
-    """The single reply for a comment."""
-    lines = [marker(comment_id)]
+def render_section(actor: str, entries: Sequence[Entry], *, help_table: str | None = None,
+                   notes: Sequence[str] = (), edited: bool = False) -> str:
+    """What one handling of a comment did: a summary line, one line per command, details, notes."""
     count = len(entries)
     failed = sum(1 for e in entries if not e.outcome.ok)
     if count == 1:
@@ -83,8 +83,9 @@ def render_reply(comment_id: int, actor: str, entries: Sequence[Entry], *, help_
         head = f"Ran {count} commands, in order."
     else:
         head = f"Ran {count} commands, in order; {failed} did not succeed."
-    lines.append(f"@{actor}: {head}")
-    lines.append("")
+    if edited:
+        head = f"After your edit: {head[0].lower()}{head[1:]}"
+    lines = [f"@{actor}: {head}", ""]
     for entry in entries:
         lines.append(f"- {ICONS[entry.outcome.status]} {inline_code(entry.shown)} — {entry.outcome.message}")
     for entry in entries:
@@ -94,7 +95,42 @@ def render_reply(comment_id: int, actor: str, entries: Sequence[Entry], *, help_
         lines += ["", f"> {note}"]
     if help_table:
         lines += ["", help_table.rstrip()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def run_marker(key: str) -> str:
+    return f"<!-- trunkline:commands run={key} -->"
+
+
+RUN_RE = re.compile(r"^<!-- trunkline:commands run=(\S+) -->\n", re.MULTILINE)
+
+
+def split_sections(body: str) -> list[tuple[str, str]]:
+    """``(run key, text)`` of each section of one of our replies, in order."""
+    found = list(RUN_RE.finditer(body))
+    return [(m.group(1), body[m.end(): found[i + 1].start() if i + 1 < len(found) else len(body)].strip("\n"))
+            for i, m in enumerate(found)]
+
+
+def updated_reply(existing: str | None, comment_id: int, key: str, section: str) -> str:
+    """The reply after handling a comment once more: the section for ``key`` is replaced (a retried
+    delivery) or appended (commands added by an edit), so earlier results are never lost."""
+    sections = split_sections(existing) if existing else []
+    if any(k == key for k, _ in sections):
+        sections = [(k, section if k == key else text) for k, text in sections]
+    else:
+        sections.append((key, section))
+    parts = [marker(comment_id)]
+    for k, text in sections:
+        parts.append(f"{run_marker(k)}\n{text.strip()}")
+    return "\n\n".join(parts) + "\n"
+
+
+def render_reply(comment_id: int, actor: str, entries: Sequence[Entry], *, help_table: str | None = None,
+                 notes: Sequence[str] = ()) -> str:
+    """A fresh reply for a newly created comment."""
+    return updated_reply(None, comment_id, "created",
+                         render_section(actor, entries, help_table=help_table, notes=notes))
 
 
 def help_table(specs: Sequence[CommandSpec], levels: dict[str, str], prefix: str = "/",

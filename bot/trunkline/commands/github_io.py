@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -36,13 +37,15 @@ def find_reply(repository: Any, number: int, comment_id: int, app_id: int | None
     return None
 
 
-def post_reply(repository: Any, number: int, comment_id: int, body: str, *, app_id: int | None,
-               look_for_existing: bool) -> Any:
-    """Post the reply, or edit the one an earlier attempt of this delivery already posted."""
+def post_reply(repository: Any, number: int, comment_id: int, build: Callable[[str | None], str], *,
+               app_id: int | None, look_for_existing: bool) -> Any:
+    """Post the reply ``build(None)``, or — when looking for an existing one (a retried delivery, an
+    edited comment) and finding it — change it to ``build(its body)``."""
     if look_for_existing:
         existing = find_reply(repository, number, comment_id, app_id)
         if existing is not None:
+            body = build(existing.body)
             if existing.body != body:
                 existing.edit(body)
             return existing
-    return repository.get_issue(number).create_comment(body)
+    return repository.get_issue(number).create_comment(build(None))

@@ -166,7 +166,8 @@ def _run(session: Session, step: Step) -> Outcome:
                       "see the bot's log.")
 
 
-def reply_for(session: Session, entries: Sequence[Entry], steps: Sequence[Step]) -> str:
+def reply_for(session: Session, entries: Sequence[Entry], steps: Sequence[Step], *, edited: bool = False) -> str:
+    """This handling's section of the reply (see :func:`feedback.updated_reply`)."""
     notes = []
     if not session.config_ok:
         notes.append("The repository's Trunkline configuration has errors (see the `trunkline/config` check); "
@@ -175,7 +176,7 @@ def reply_for(session: Session, entries: Sequence[Entry], steps: Sequence[Step])
     table = None
     if any(s.unknown for s in steps) and not shows_help:
         table = feedback.help_table(session.registry.specs(), session.levels, session.prefix)
-    return feedback.render_reply(session.comment_id, session.actor, entries, help_table=table, notes=notes)
+    return feedback.render_section(session.actor, entries, help_table=table, notes=notes, edited=edited)
 
 
 # ---------------------------------------------------------------------------------------- the shell
@@ -216,9 +217,13 @@ def handle_comment(ctx: Context) -> None:
     first_attempt = add_reaction(client, owner, name, session.comment_id, feedback.RECEIVED)
     steps = plan(commands, reg, is_pr=session.is_pr, number=session.number, prefix=prefix)
     entries = run_steps(session, steps, lambda: fetch_level(client, owner, name, session.actor))
-    body = reply_for(session, entries, steps)
-    post_reply(session.repository(), session.number, session.comment_id, body, app_id=app_id,
-               look_for_existing=not first_attempt)
+    edited = payload.action == "edited"
+    section = reply_for(session, entries, steps, edited=edited)
+    # one section per handling: "created", or one per edit (keyed by the comment's edit time)
+    key = f"edited-{payload.comment.updated_at or ctx.delivery_id}" if edited else "created"
+    post_reply(session.repository(), session.number, session.comment_id,
+               lambda existing: feedback.updated_reply(existing, session.comment_id, key, section),
+               app_id=app_id, look_for_existing=edited or not first_attempt)
     final = feedback.final_reaction(e.outcome for e in entries)
     add_reaction(client, owner, name, session.comment_id, final)
     ctx.log.info("commands %s by %s: %s", ", ".join(c.name for c in commands), session.actor,

@@ -1,12 +1,13 @@
 """``/merge`` (queue the pull request for auto-merge, same as the merge label) and ``/merge cancel``.
 
 Both go through the auto-merge service (``trunkline.merge.service``): it owns the queue, the
-decision and the ``trunkline/merge`` check run. Until it is installed both refuse honestly.
+decision and the ``trunkline/merge`` check run; the reply carries its one-sentence answer
+(queued and waiting for gates, blocked and why, merged...). Without the service both refuse.
 """
 
 from __future__ import annotations
 
-from trunkline.commands.builtin._merge_api import service_function
+from trunkline.commands.builtin._merge_api import as_outcome, config_for, service_function
 from trunkline.commands.invocation import Invocation, Outcome, not_available
 from trunkline.commands.registry import command
 
@@ -22,7 +23,8 @@ def merge(inv: Invocation) -> Outcome:
     request_merge = service_function("request_merge")
     if request_merge is None:
         return _missing()
-    return request_merge(inv.session.event, inv.session.number, requested_by=inv.session.actor)
+    s = inv.session
+    return as_outcome(request_merge(s.event, None, s.owner, s.repo, s.number, s.actor, config=config_for(s)))
 
 
 @command("merge cancel", summary="Take this pull request out of the merge queue.", level="write", pr_only=True)
@@ -30,4 +32,5 @@ def merge_cancel(inv: Invocation) -> Outcome:
     cancel_merge = service_function("cancel_merge")
     if cancel_merge is None:
         return _missing()
-    return cancel_merge(inv.session.event, inv.session.number, requested_by=inv.session.actor)
+    s = inv.session
+    return as_outcome(cancel_merge(s.event, None, s.owner, s.repo, s.number, s.actor, config=config_for(s)))
