@@ -11,7 +11,7 @@ from trunkline.settings import Settings
 
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None,
-                        help="worker threads (default: TRUNKLINE_WORKERS, 2)")
+                        help="worker threads (per process; default: TRUNKLINE_WORKERS, 2)")
     parser.add_argument("--max-attempts", type=int, default=None, help="attempts before a delivery fails")
     parser.add_argument("--retry-delay", type=float, default=None,
                         help="first retry delay in seconds (doubles per attempt)")
