@@ -1,10 +1,17 @@
 """Workers: take delivery ids off the queue and run them through the processor, at least once with
 exactly one visible effect (given an idempotent processor).
 
-:class:`DeliveryRunner` is the per-delivery state machine (load → lock → claim → process → done /
-retry / failed → unlock); :class:`WorkerPool` runs it on N threads and keeps the system healthy:
-lease heartbeats, moving due scheduled tasks into the queue, recovery sweeps and the missed-delivery
-poller. Nothing a processor does (exceptions, malformed payloads, unknown events) stops a worker.
+:class:`DeliveryRunner` is the per-delivery state machine (peek → lock the serial key → claim →
+process → done / retry / failed → drain the key → unlock); :class:`WorkerPool` runs it on N threads
+and keeps the system healthy: lease heartbeats, moving due scheduled tasks into the queue, recovery
+sweeps and the missed-delivery poller. Nothing a processor does (exceptions, malformed payloads,
+unknown events) stops a worker.
+
+Serialization per repository and branch: deliveries with the same ``serial_key`` run one at a time
+under a lease lock. Whoever holds a key processes every claimable delivery of that key, oldest
+first, before releasing it, and looks once more after releasing; so a worker that finds the key
+taken just drops its task — no re-scheduling loop, no busy spin, and a crashed holder's lease runs
+out so recovery re-enqueues what it left.
 """
 
 from __future__ import annotations
