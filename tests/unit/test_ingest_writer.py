@@ -100,3 +100,22 @@ def test_queue_failure_does_not_lose_the_delivery(parts) -> None:
     rec = store.deliveries.get("kept")
     assert rec is not None and rec.status == "queued"  # recovery will enqueue it
     assert "kept" in store.deliveries.recoverable(time.time(), time.time() + 1)
+
+
+def test_busy_means_a_burst_not_a_trickle(parts) -> None:
+    store, queue = parts
+    writer = GroupCommitWriter(store, queue)
+    assert not writer.busy()
+    for i in range(5):  # a trickle: 5 deliveries, 50 ms apart (20/s)
+        writer.submit_sync(row(f"trickle{i}"), timeout=30)
+        time.sleep(0.05)
+    assert not writer.busy()
+
+    async def burst() -> None:
+        await asyncio.gather(*(writer.submit(row(f"burst{i}")) for i in range(200)))
+
+    asyncio.run(burst())
+    assert writer.busy()
+    time.sleep(0.3)
+    assert not writer.busy()  # quiet again
+    writer.stop()

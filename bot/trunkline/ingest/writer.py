@@ -24,6 +24,9 @@ from trunkline.store.base import Store
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# busy(): more than BUSY_RATE deliveries a second, measured over BUSY_WINDOW_S windows.
+BUSY_RATE = 100.0
+BUSY_WINDOW_S = 0.25
 
 
 def _resolve(items: list[tuple[Any, Any]]) -> None:
@@ -49,7 +52,11 @@ class GroupCommitWriter:
         self._start_lock = threading.Lock()
         self.batches = 0
         self.rows = 0
+        # Arrival-rate bookkeeping for busy(): rows in the current and the previous window.
         self._last_write = float("-inf")  # time.monotonic() of the last batch
+        self._window_start = time.monotonic()
+        self._window_rows = 0
+        self._previous_rate = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -68,9 +75,24 @@ class GroupCommitWriter:
         thread.join(timeout)
         self._thread = None
 
-    def busy(self, window: float = 0.25) -> bool:
-        """True while deliveries are arriving (a batch was written in the last ``window`` s)."""
-        return time.monotonic() - self._last_write < window
+    def busy(self, window: float = BUSY_WINDOW_S, rate: float = BUSY_RATE) -> bool:
+        """True while deliveries arrive faster than ``rate`` per second (measured over windows of
+        ``BUSY_WINDOW_S``) and the last one came less than ``window`` s ago. A trickle of webhooks
+        is not "busy"; a burst is."""
+        now = time.monotonic()
+        if now - self._last_write > window:
+            return False
+        current = self._window_rows / max(now - self._window_start, BUSY_WINDOW_S)
+        return max(self._previous_rate, current) >= rate
+
+    def _count(self, rows: int) -> None:
+        now = time.monotonic()
+        elapsed = now - self._window_start
+        if elapsed >= BUSY_WINDOW_S:
+            self._previous_rate = self._window_rows / elapsed
+            self._window_start, self._window_rows = now, 0
+        self._window_rows += rows
+        self._last_write = now
 
     # -- submit -----------------------------------------------------------------------------
     async def submit(self, row: dict[str, Any]) -> bool:
@@ -109,7 +131,7 @@ class GroupCommitWriter:
             self._write(batch)
 
     def _write(self, batch: list[tuple[dict[str, Any], Any, Any]]) -> None:
-        self._last_write = time.monotonic()
+        self._count(len(batch))
         try:
             new = self.store.deliveries.insert_new([row for row, _, _ in batch], self.clock())
         except Exception as exc:  # noqa: BLE001 - reported to every waiting request
