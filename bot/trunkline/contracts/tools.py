@@ -249,8 +249,10 @@ def _quicktype(src: Path, recipe: Recipe, prefix: Path) -> Generated:
             path.write_text(json.dumps(schema, indent=1, sort_keys=True), encoding="utf-8")
             files.append(str(path))
         out = Path(tmp) / ("types.ts" if recipe.language == "typescript" else "Types.swift")
-        _run([str(exe), "--src-lang", "schema", *recipe.args, *option_args(recipe.options), "--out", str(out),
-              *files], cwd=tmp, what=f"quicktype on {src.name}")
+        # quicktype names each top-level type after its file, except a lone one (named after the output)
+        single = ["--top-level", next(iter(inputs))] if len(inputs) == 1 else []
+        _run([str(exe), "--src-lang", "schema", *recipe.args, *option_args(recipe.options), *single,
+              "--out", str(out), *files], cwd=tmp, what=f"quicktype on {src.name}")
         text = out.read_text(encoding="utf-8")
     return Generated(_normalise(text), f"quicktype {NODE_PINS['quicktype']}")
 
