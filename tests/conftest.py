@@ -1,8 +1,13 @@
-"""Suite-wide settings. Area fixtures live in each folder's own conftest."""
+"""Suite-wide settings and the sandbox fidelity audit. Area fixtures live in each folder's conftest."""
 
 from __future__ import annotations
 
+import json
 import os
+import weakref
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,6 +20,89 @@ settings.register_profile(
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "no_fidelity_audit: the test makes the sandbox answer wrongly on "
+                                       "purpose; skip the automatic sandbox fidelity audit")
+    config.addinivalue_line("markers", "synthetic_webhooks: the test emits made-up webhook payloads to test "
+                                       "delivery mechanics; audit its REST responses only")
+
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"trunkline corpus: {corpus_dir()} ({'found' if corpus_dir().exists() else 'MISSING'})"
+
+
+# ---- sandbox fidelity audit --------------------------------------------------------------------------
+# Every sandbox World a test creates is audited when the test ends: each response in its request log
+# must match GitHub's REST description for that operation and status, and each webhook it emitted must
+# match octokit's schema. So every sandbox-backed test is also a fidelity test.
+
+_TOTALS: Counter[str] = Counter()
+_COVERED: set[tuple[str, str, int]] = set()
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_fidelity_audit(request: pytest.FixtureRequest) -> Iterator[None]:
+    from trunkline.sandbox import world as world_module
+
+    created: list[weakref.ref] = []
+    original_init = world_module.World.__init__
+
+    def tracking_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_init(self, *args, **kwargs)
+        created.append(weakref.ref(self))
+
+    world_module.World.__init__ = tracking_init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        world_module.World.__init__ = original_init  # type: ignore[method-assign]
+    if request.node.get_closest_marker("no_fidelity_audit"):
+        return
+    from trunkline.sandbox.fidelity import audit
+
+    problems = []
+    for ref in created:
+        world = ref()
+        if world is None:
+            continue
+        result = audit(world)
+        if request.node.get_closest_marker("synthetic_webhooks"):
+            result.webhook_errors.clear()
+            result.webhooks_checked = 0
+        _TOTALS["responses_validated"] += result.rest.validated
+        _TOTALS["responses_failed"] += result.rest.failed
+        _TOTALS["responses_without_schema"] += result.rest.skipped_no_schema
+        _TOTALS["webhooks_checked"] += result.webhooks_checked
+        _TOTALS["webhook_kinds_invalid"] += len(result.webhook_errors)
+        _COVERED.update(result.rest.covered)
+        if not result.ok:
+            problems.append(result.summary())
+    if problems:
+        pytest.fail("sandbox fidelity audit failed:\n" + "\n\n".join(problems), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    if not _TOTALS:
+        return
+    import tempfile
+
+    from trunkline.sandbox.fidelity import declared_json_statuses
+    from trunkline.sandbox.server import create_app, list_routes
+    from trunkline.sandbox.world import World
+
+    with tempfile.TemporaryDirectory() as tmp:
+        routes = list_routes(create_app(World(Path(tmp))))
+    served = {(m, p, s) for m, p in routes for s in declared_json_statuses(m, p) if 200 <= s < 300}
+    covered_2xx = {k for k in _COVERED if 200 <= k[2] < 300}
+    figures = dict(_TOTALS)
+    figures["routes_served"] = len(routes)
+    figures["success_schemas_declared"] = len(served)
+    figures["success_schemas_validated"] = len(covered_2xx & served)
+    figures["success_schema_share"] = round(len(covered_2xx & served) / len(served), 4) if served else 0.0
+    out = _REPO_ROOT / ".bench" / "fidelity_suite.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    terminalreporter.write_line(f"sandbox fidelity audit: {json.dumps(figures)}")

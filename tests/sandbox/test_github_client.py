@@ -355,3 +355,8 @@ def _delivery(world: World, app: AppReg, inst: Installation, *, status_code: int
     with world.lock:
         world.deliveries.append(d)
     return d
+
+
+# These tests feed the webhook log made-up payloads to exercise delivery mechanics (signing, order,
+# redelivery, pagination); their REST responses are still audited against GitHub's description.
+pytestmark = pytest.mark.synthetic_webhooks

@@ -351,3 +351,8 @@ def test_slow_receiver_does_not_block_other_apps(world: World, sender: WebhookSe
         slow_gate.set()
         slow.shutdown()
         slow.server_close()
+
+
+# These tests feed the webhook log made-up payloads to exercise delivery mechanics (signing, order,
+# redelivery, pagination); their REST responses are still audited against GitHub's description.
+pytestmark = pytest.mark.synthetic_webhooks

@@ -232,8 +232,9 @@ def delete_deployment(request: Request, owner: str, repo: str, deployment_id: in
         d = _deployment(r, deployment_id)
         others = [x for x in r.deployments.values() if x.id != d.id and x.environment == d.environment]
         if not can_delete(d, others):
-            raise validation_failed("We cannot delete an active deployment unless it is the only deployment "
-                                    "in a given environment.", resource="Deployment", field="id", code="invalid")
+            # This route declares ``validation-error-simple``: errors are plain strings.
+            message = "We cannot delete an active deployment unless it is the only deployment in a given environment."
+            raise GitHubError(422, "Validation Failed", errors=[message])
         del r.deployments[d.id]
     return Response(status_code=204)
 
