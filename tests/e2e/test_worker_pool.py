@@ -145,14 +145,31 @@ def test_a_busy_key_hands_the_delivery_to_the_lock_holder(parts) -> None:
     add(store, queue, "second", pr("o/a", "main"))
     add(store, queue, "other", pr("o/a", "dev"))
     scheduled = queue.scheduled_count()
-    assert runner.run("second", "me/0") == "deferred"  # dropped, not re-scheduled
-    assert queue.scheduled_count() == scheduled
+    assert runner.run("second", "me/0") == "deferred"  # left to the holder ...
+    assert queue.scheduled_count() == scheduled + 1  # ... with one look when its lease would expire
     assert runner.run("other", "me/0") == "done"  # another branch is not blocked
     gate.set()
     holder.join(10)
     assert seen == ["first", "other", "second"]  # the holder drained "second"
     assert store.deliveries.get("second").status == "done"
     assert store.locks.holder("o/a@main") is None
+
+
+def test_a_crashed_holder_is_overtaken_when_its_lease_expires(parts) -> None:
+    store, queue = parts
+    seen: list[str] = []
+    add(store, queue, "orphan", pr("o/a", "main"))
+    queue.flush()
+    assert store.locks.acquire("o/a@main", "dead-host:1:x/0", FAST.lease_seconds, time.time())  # never released
+    pool = WorkerPool(store, queue, lambda r: seen.append(r.guid), FAST, threads=2)
+    runner = DeliveryRunner(store, queue, lambda r: seen.append(r.guid), FAST)
+    assert runner.run("orphan", "me/0") == "deferred"
+    pool.start()
+    try:  # the scheduled look comes back after the dead holder's lease (0.6 s) ran out
+        wait_for(lambda: store.deliveries.get("orphan").status == "done", 10)
+    finally:
+        pool.stop()
+    assert seen == ["orphan"]
 
 
 def test_rows_stored_without_a_key_get_one(parts) -> None:

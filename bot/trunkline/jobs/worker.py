@@ -10,14 +10,15 @@ unknown events) stops a worker.
 Serialization per repository and branch: deliveries with the same ``serial_key`` run one at a time
 under a lease lock. Whoever holds a key processes every claimable delivery of that key, oldest
 first, before releasing it, and looks once more after releasing; so a worker that finds the key
-taken just drops its task — no re-scheduling loop, no busy spin, and a crashed holder's lease runs
-out so recovery re-enqueues what it left.
+taken only re-schedules its task for when the holder's lease would expire (a safety net for a
+holder that crashed) — no busy spin, no deadlock: leases expire.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -119,9 +120,15 @@ class DeliveryRunner:
             return self._claim_and_process(guid, owner)
         if not self.store.locks.acquire(key, owner, self.options.lease_seconds, self.clock()):
             # Someone holds the key. The holder processes every claimable delivery of the key before
-            # it lets go, and looks once more after letting go, so this task can simply be dropped:
-            # no re-scheduling, no spinning. (A holder that dies lets its lease run out; recovery
-            # then re-enqueues what is left.)
+            # it lets go, and looks once more after letting go, so nothing needs to happen now.
+            # One safety net: look again when the holder's lease would run out (if the holder
+            # died, its lock has expired by then; if it lives, this delivery is done by then and
+            # the look is a cheap skip). No spinning, and no deadlock on a crash.
+            held = self.store.locks.holder(key)
+            expires = held[1] if held is not None else self.clock()
+            delay = min(max(expires - self.clock(), 0.0) + random.uniform(0.1, 1.0),
+                        self.options.lease_seconds + 1.0)
+            self.queue.schedule(guid, delay)
             metrics.observe_delivery(peek.event, "deferred")
             return "deferred"
         try:
