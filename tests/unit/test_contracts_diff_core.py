@@ -104,7 +104,7 @@ def _pointers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.dictionaries(st.text(alphabet="ab/~\"é ", min_size=1, max_size=4), json_values, min_size=1, max_size=5),
        st.sampled_from([None, 2, 4]))
 def test_json_locator_finds_every_member(doc: dict[str, Any], indent: int | None) -> None:
@@ -198,8 +198,14 @@ def test_policy_overrides_ignores_and_fail_on() -> None:
     assert [f.id for f in apply_policy(fs, ign)] == ["request-property-removed", "endpoint-added"]
     by_ptr = DiffPolicy(ignore=[IgnoreEntry("endpoint-added", "new", pointer="/paths/~1b")])
     assert [f.id for f in apply_policy(fs, by_ptr)] == ["api-removed-without-deprecation", "request-property-removed"]
+    other_file = DiffPolicy(ignore=[{"id": "*", "reason": "generated elsewhere", "source": "other.yaml"}])
+    assert len(apply_policy(fs, other_file)) == 3
+    this_file = DiffPolicy(ignore=[{"id": "*", "reason": "legacy file", "source": "api.yaml", "path": None}])
+    assert apply_policy(fs, this_file) == []
     with pytest.raises(ValueError, match="reason"):
         DiffPolicy(ignore=[{"id": "x"}])
+    with pytest.raises(ValueError, match="unknown keys"):
+        DiffPolicy(ignore=[{"id": "x", "reason": "r", "paths": "/a"}])
     with pytest.raises(ValueError, match="fail_on"):
         DiffPolicy(fail_on="sometimes")
 

@@ -26,6 +26,7 @@ class IgnoreEntry:
     reason: str
     path: str | None = None
     pointer: str | None = None
+    source: str | None = None  # only findings in this contract file
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -37,16 +38,21 @@ class IgnoreEntry:
     def from_obj(cls, obj: IgnoreEntry | Mapping[str, Any]) -> IgnoreEntry:
         if isinstance(obj, IgnoreEntry):
             return obj
+        if hasattr(obj, "model_dump"):  # the config section's pydantic model
+            obj = obj.model_dump()
         if not isinstance(obj, Mapping):
             raise ValueError(f"ignore entry must be a mapping with id and reason, got {obj!r}")
-        unknown = set(obj) - {"id", "reason", "path", "pointer"}
+        unknown = set(obj) - {"id", "reason", "path", "pointer", "source"}
         if unknown:
             raise ValueError(f"ignore entry {obj.get('id')!r}: unknown keys {sorted(unknown)}")
         return cls(id=str(obj.get("id") or ""), reason=str(obj.get("reason") or ""),
-                   path=obj.get("path"), pointer=obj.get("pointer"))
+                   path=obj.get("path"), pointer=obj.get("pointer"), source=obj.get("source"))
 
     def matches(self, f: Finding) -> bool:
         if not fnmatch.fnmatchcase(f.id, self.id):
+            return False
+        if self.source is not None and self.source not in {f.source.file, f.base_source.file if f.base_source
+                                                              else None}:
             return False
         if self.path is not None:
             candidates = [c for c in (f.path, f.operation) if c]
