@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 HANDLER_MODULES = (
     "trunkline.checks.config_check",
+    "trunkline.checks.contracts_check",
     "trunkline.merge.handlers",
     "trunkline.commands.handler",
 )
