@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from trunkline.contracts.diff import Document, Level, diff
 from trunkline.contracts.diff.asyncapi import build_model
 from trunkline.contracts.diff.refs import Resolver
+from trunkline.contracts.diff.rules import RULES
 from trunkline.contracts.sources import load_source, parse_text
 from trunkline.corpus import corpus_dir
 
@@ -140,9 +141,6 @@ def test_v3_structural_rules() -> None:
     assert ids(base, v3(content_type="application/xml")) == set()  # default content type unset in base
     assert ids(v3(content_type="application/json"), v3(content_type="application/avro")) == {
         "asyncapi-message-content-type-changed"}
-    dep = copy.deepcopy(base)
-    dep["operations"]["onUserSignedUp"]["deprecated"] = True
-    assert ids(base, dep) == {"asyncapi-operation-deprecated"}
 
 
 def test_v3_messages_and_channel_moves() -> None:
@@ -193,9 +191,10 @@ def test_message_traits_are_applied() -> None:
 def test_v2_structural_rules() -> None:
     base = v2(verb="subscribe")
     assert ids(base, v2(verb="subscribe", channel="user/registered")) == {
-        "asyncapi-channel-removed", "asyncapi-channel-added", "asyncapi-operation-removed", "asyncapi-operation-added"}
+        "asyncapi-channel-removed", "asyncapi-channel-added", "asyncapi-operation-channel-changed"}
     both = copy.deepcopy(base)
     both["channels"]["user/signedup"]["publish"] = copy.deepcopy(both["channels"]["user/signedup"]["subscribe"])
+    both["channels"]["user/signedup"]["publish"]["operationId"] = "signUpUser"
     assert ids(both, base) == {"asyncapi-operation-removed"}
     one_of = copy.deepcopy(base)
     msg = one_of["channels"]["user/signedup"]["subscribe"]["message"]
@@ -203,6 +202,113 @@ def test_v2_structural_rules() -> None:
         "oneOf": [msg, {"name": "UserDeleted", "payload": {"type": "object"}}]}
     assert ids(base, one_of) == {"asyncapi-sent-message-added"}
     assert ids(one_of, base) == {"asyncapi-message-removed"}
+
+
+def _v2_msg(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(iter(doc["channels"].values()))[_verb(doc)]["message"]
+
+
+def _v2_with(verb: str = "subscribe", **msg: Any) -> dict[str, Any]:
+    doc = v2(verb=verb)
+    _v2_msg(doc).update(msg)
+    return doc
+
+
+def _v2_two_messages(verb: str) -> dict[str, Any]:
+    doc = v2(verb=verb)
+    op = next(iter(doc["channels"].values()))[verb]
+    op["message"] = {"oneOf": [op["message"], {"name": "UserDeleted", "payload": {"type": "object"}}]}
+    return doc
+
+
+def _v2_no_payload() -> dict[str, Any]:
+    doc = v2()
+    del _v2_msg(doc)["payload"]
+    return doc
+
+
+def _v3_no_payload() -> dict[str, Any]:
+    doc = v3()
+    del doc["components"]["messages"]["UserSignedUp"]["payload"]
+    return doc
+
+
+def _v3_moved() -> dict[str, Any]:
+    doc = v3()
+    doc["channels"]["other"] = copy.deepcopy(doc["channels"]["userSignedUp"])
+    doc["operations"]["onUserSignedUp"]["channel"] = {"$ref": "#/channels/other"}
+    return doc
+
+
+def _v2_moved() -> dict[str, Any]:
+    doc = v2()
+    doc["channels"]["user/registered"] = doc["channels"].pop("user/signedup")
+    return doc
+
+
+def _v3_without(key: str, name: str) -> dict[str, Any]:
+    doc = v3()
+    del doc[key][name]
+    if key == "channels":
+        doc["operations"] = {}
+    return doc
+
+
+_HDR = {"type": "object", "properties": {"x": {"type": "string"}}}
+_TWO = {"userSignedUp": {"$ref": "#/components/messages/UserSignedUp"},
+        "userDeleted": {"payload": {"type": "object"}}}
+
+# (version, rule id, base, head) -- one hand-written pair per AsyncAPI rule and version
+CASES: list[tuple[int, str, Any, Any]] = [
+    (3, "asyncapi-channel-removed", lambda: v3(), lambda: _v3_without("channels", "userSignedUp")),
+    (2, "asyncapi-channel-removed", lambda: v2(), lambda: {**v2(), "channels": {}}),
+    (3, "asyncapi-channel-added", lambda: _v3_without("channels", "userSignedUp"), lambda: v3()),
+    (2, "asyncapi-channel-added", lambda: {**v2(), "channels": {}}, lambda: v2()),
+    (3, "asyncapi-channel-address-changed", lambda: v3(), lambda: v3(address="users/registered")),
+    (3, "asyncapi-operation-removed", lambda: v3(), lambda: _v3_without("operations", "onUserSignedUp")),
+    (2, "asyncapi-operation-removed", lambda: v2(), lambda: {**v2(), "channels": {"user/signedup": {}}}),
+    (3, "asyncapi-operation-added", lambda: _v3_without("operations", "onUserSignedUp"), lambda: v3()),
+    (2, "asyncapi-operation-added", lambda: {**v2(), "channels": {"user/signedup": {}}}, lambda: v2()),
+    (3, "asyncapi-operation-action-changed", lambda: v3(action="send"), lambda: v3(action="receive")),
+    (2, "asyncapi-operation-action-changed", lambda: v2(verb="subscribe"), lambda: v2(verb="publish")),
+    (3, "asyncapi-operation-channel-changed", lambda: v3(), _v3_moved),
+    (2, "asyncapi-operation-channel-changed", lambda: v2(), _v2_moved),
+    (3, "asyncapi-message-removed", lambda: v3(messages=_TWO), lambda: v3()),
+    (2, "asyncapi-message-removed", lambda: _v2_two_messages("subscribe"), lambda: v2()),
+    (3, "asyncapi-message-added", lambda: v3(action="receive"), lambda: v3(action="receive", messages=_TWO)),
+    (2, "asyncapi-message-added", lambda: v2(verb="publish"), lambda: _v2_two_messages("publish")),
+    (3, "asyncapi-sent-message-added", lambda: v3(), lambda: v3(messages=_TWO)),
+    (2, "asyncapi-sent-message-added", lambda: v2(), lambda: _v2_two_messages("subscribe")),
+    (3, "asyncapi-message-content-type-changed", lambda: v3(content_type="application/json"),
+     lambda: v3(content_type="application/avro")),
+    (2, "asyncapi-message-content-type-changed", lambda: _v2_with(contentType="application/json"),
+     lambda: _v2_with(contentType="application/avro")),
+    (3, "asyncapi-message-payload-removed", lambda: v3(), _v3_no_payload),
+    (2, "asyncapi-message-payload-removed", lambda: v2(), _v2_no_payload),
+    (3, "asyncapi-message-headers-removed", lambda: v3(headers=_HDR), lambda: v3()),
+    (2, "asyncapi-message-headers-removed", lambda: v2(headers=_HDR), lambda: v2()),
+    (3, "asyncapi-message-headers-added", lambda: v3(action="receive"), lambda: v3(action="receive", headers=_HDR)),
+    (2, "asyncapi-message-headers-added", lambda: v2(verb="publish"), lambda: v2(verb="publish", headers=_HDR)),
+]
+
+
+@pytest.mark.parametrize("version,rule_id,base,head", CASES, ids=[f"{c[1]}-v{c[0]}" for c in CASES])
+def test_asyncapi_rule_pairs(version: int, rule_id: str, base: Any, head: Any) -> None:
+    b, h = base(), head()
+    assert b["asyncapi"].startswith(str(version)) and h["asyncapi"].startswith(str(version))
+    found = {f.id: f for f in diff(b, h)}
+    assert rule_id in found, sorted(found)
+    assert found[rule_id].level is RULES[rule_id].level
+    assert found[rule_id].source.pointer.startswith("/")
+
+
+def test_every_asyncapi_rule_has_pairs_in_both_versions() -> None:
+    covered = {(v, rid) for v, rid, _b, _h in CASES}
+    for rid in (r for r in RULES if r.startswith("asyncapi-")):
+        assert (3, rid) in covered, rid
+        # 2.x channels are keyed by their address, so an address change is a channel removal + addition
+        if rid != "asyncapi-channel-address-changed":
+            assert (2, rid) in covered, rid
 
 
 def test_v2_model_directions() -> None:

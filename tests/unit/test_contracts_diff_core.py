@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from trunkline.contracts.diff import (
@@ -204,6 +205,17 @@ def test_policy_overrides_ignores_and_fail_on() -> None:
     assert apply_policy(fs, this_file) == []
     with pytest.raises(ValueError, match="reason"):
         DiffPolicy(ignore=[{"id": "x"}])
+    class ConfigEntry(BaseModel):  # the shape the config section's pydantic model hands over
+        id: str
+        reason: str
+        path: str | None = None
+        pointer: str | None = None
+        source: str | None = None
+
+    from_config = DiffPolicy(fail_on="WARN", overrides={"endpoint-added": "WARN"},
+                             ignore=[ConfigEntry(id="request-*", reason="client updated")])
+    assert [(f.id, f.level) for f in apply_policy(fs, from_config)] == [
+        ("api-removed-without-deprecation", Level.ERR), ("endpoint-added", Level.WARN)]
     with pytest.raises(ValueError, match="unknown keys"):
         DiffPolicy(ignore=[{"id": "x", "reason": "r", "paths": "/a"}])
     with pytest.raises(ValueError, match="fail_on"):

@@ -127,7 +127,11 @@ def build_model(res: Resolver) -> AModel:
                     continue
                 op = res.deref(op)
                 opid = op.value.get("operationId")
-                key = f"{name} {verb}"
+                # operationId is the operation's identity (so a verb flip or a channel move is a change
+                # of that operation, not a removal plus an addition); without one, channel + verb
+                key = str(opid) if isinstance(opid, str) and opid else f"{name} {verb}"
+                if key in operations:  # duplicate operationId (invalid, but seen): keep both
+                    key = f"{name} {verb}"
                 label = f"{action} {opid or name}"
                 ao = AOperation(key, label, action, str(name), str(name), op)
                 msg = op.child("message")
@@ -240,10 +244,6 @@ class AsyncAPIDiff:
         if bo.channel is not None and ho.channel is not None and bo.channel != ho.channel:
             self.r.add("asyncapi-operation-channel-changed", head=loc(ho.node.child("channel")) or loc(ho.node),
                        base=loc(bo.node), operation=op, path=ho.address, old=bo.channel, new=ho.channel)
-        bdep = isinstance(bo.node.value, dict) and bo.node.value.get("deprecated") is True
-        hdep = isinstance(ho.node.value, dict) and ho.node.value.get("deprecated") is True
-        if hdep and not bdep:
-            self.r.add("asyncapi-operation-deprecated", head=loc(ho.node), operation=op, path=ho.address)
         direction = "response" if ho.action == "send" else "request"
         msgs_loc = loc(ho.node.child("messages")) or loc(ho.node.child("message")) or loc(ho.node)
         for mk, bmsg in bo.messages.items():

@@ -459,8 +459,6 @@ _one("asyncapi-message-headers-removed", ERR, "none", "messages", _AA,
      "message {name} of {operation}: headers schema removed", oasdiff=False)
 _one("asyncapi-message-headers-added", WARN, "none", "messages", _AA,
      "message {name} of {operation}: headers schema added", oasdiff=False)
-_one("asyncapi-operation-deprecated", INFO, "none", "operations", _AA, "operation {operation} deprecated",
-     oasdiff=False)
 
 # Family combinations we emit that oasdiff has no id for (same naming scheme, marked *ours* in the docs).
 for _rid in ("request-parameter-max-items-set", "request-read-only-property-min-length-increased",
