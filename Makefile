@@ -34,6 +34,7 @@ lint: $(STAMP)
 ## Tier 0 (< 60 s): lint, unit tests, generated-file drift.
 verify-fast: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
+	$(VENV)/bin/trunkline contracts generate --check
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit -x
 
 ## Tier 1 (PR gate): every test with branch coverage, coverage report.
