@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,6 +72,62 @@ def _check(root: Path, contracts, started: float) -> int:  # noqa: ANN001 - Cont
     return 1
 
 
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+
+
+def git_reader(root: Path, rev: str):  # noqa: ANN201 - Reader
+    """``read(path)`` -> the file's bytes at ``rev`` (``git show``), None when absent there."""
+    def read(path: str) -> bytes | None:
+        proc = _git(root, "show", f"{rev}:{path}")
+        return proc.stdout if proc.returncode == 0 else None
+    return read
+
+
+def _check_all(args: argparse.Namespace) -> int:
+    """What the bot's `trunkline/contracts` check says, computed on a checkout (used by the action)."""
+    from trunkline.checks.contracts_check import contracts_check_spec, evaluate
+    from trunkline.contracts.config import ContractConfigError
+    from trunkline.contracts.generate import local_reader
+
+    try:
+        root, local = _root_and_config(args)
+    except ContractConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    contracts = local.contracts
+    if args.fail_on:
+        contracts = contracts.model_copy(
+            update={"breaking": contracts.breaking.model_copy(update={"fail_on": args.fail_on})})
+    base = _git(root, "rev-parse", "--verify", "--quiet", f"{args.base}^{{commit}}")
+    if base.returncode != 0:
+        print(f"error: base {args.base!r} is not a commit here (fetch it first, e.g. git fetch origin "
+              f"{args.base.removeprefix('origin/')})", file=sys.stderr)
+        return 2
+    head = _git(root, "rev-parse", "HEAD").stdout.decode().strip() or "0" * 40
+    data = evaluate(contracts, head, base.stdout.decode().strip(), local_reader(root), git_reader(root, args.base))
+    spec = contracts_check_spec(data)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({
+            "conclusion": spec.conclusion, "title": spec.title,
+            "drift": "ok" if all(s.ok for s in data.states) else "stale",
+            "breaking": any(str(getattr(f.level, "value", f.level)) == "ERR" for r in data.results for f in r.findings),
+            "annotations": list(spec.annotations)}, indent=2) + "\n", encoding="utf-8")
+    if args.format == "markdown":
+        print(f"## {spec.title}\n\n{spec.summary}")
+    elif args.format == "github":
+        for note in spec.annotations:  # workflow commands: annotations on the PR's files
+            command = {"failure": "error", "warning": "warning"}.get(note["annotation_level"], "notice")
+            message = str(note["message"]).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            print(f"::{command} file={note['path']},line={note['start_line']},title={note['title']}::{message}")
+        print(spec.title)
+    else:
+        print(spec.title)
+        for note in spec.annotations:
+            print(f"  {note['path']}:{note['start_line']}: {note['title']}: {note['message']}")
+    return 0 if spec.conclusion == "success" else 1
+
+
 def _tools_install(args: argparse.Namespace) -> int:
     from trunkline.contracts.config import find_repo_root
     from trunkline.contracts.tools import NODE_PINS, ToolMissing, install_node_tools, node_prefix_for
@@ -119,6 +177,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--force", action="store_true", help="regenerate every target, even up-to-date ones")
     _add_location(gen)
     gen.set_defaults(func=_generate)
+
+    check = sub.add_parser("check", help="drift + breaking changes against a base revision (the bot's check, "
+                                         "on a checkout)")
+    check.add_argument("--base", required=True, help="git revision to compare with, e.g. origin/main")
+    check.add_argument("--format", choices=["text", "markdown", "github"], default="text",
+                       help="text, markdown (step summary) or github (workflow-command annotations)")
+    check.add_argument("--fail-on", choices=["ERR", "WARN", "never"],
+                       help="override contracts.breaking.fail_on")
+    check.add_argument("--json-out", help="also write {conclusion, drift, breaking, annotations} as JSON here")
+    _add_location(check)
+    check.set_defaults(func=_check_all)
 
     test = sub.add_parser("test", help="run schemathesis against a running service (tiers 0, 1, nightly)")
     test.add_argument("--url", help="base URL of the running service (default: contracts.tests.url, starting "
