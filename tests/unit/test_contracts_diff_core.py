@@ -241,10 +241,10 @@ def test_formats() -> None:
          "source": {"file": "api.yaml", "line": 3, "pointer": "/paths/~1a"}}]}
     ann = to_annotations(fs)
     assert ann[0] == {"path": "api.yaml", "start_line": 3, "end_line": 3, "annotation_level": "failure",
-                      "title": "api-removed-without-deprecation", "message": "m"}
+                      "title": "api-removed-without-deprecation", "message": "POST /a: m"}
     assert ann[1]["annotation_level"] == "notice"
     md = format_findings(fs, "markdown")
-    assert "| ERR | `api-removed-without-deprecation` | `api.yaml:3` | m |" in md
+    assert "| ERR | `api-removed-without-deprecation` | `api.yaml:3` | POST /a: m |" in md
     assert "(breaking)" in md.splitlines()[0]
     assert "2 findings: 1 ERR, 0 WARN, 1 INFO (breaking)" in format_findings(fs, "text")
     assert json.loads(format_findings([], "json")) == {"breaking": False, "findings": []}

@@ -13,6 +13,13 @@ FORMATS = ("text", "json", "markdown", "github")
 ANNOTATION_LEVEL = {Level.ERR: "failure", Level.WARN: "warning", Level.INFO: "notice"}
 
 
+def described(f: Finding) -> str:
+    """The message, prefixed with the operation when the message does not name it already."""
+    if f.operation and f.operation not in f.message:
+        return f"{f.operation}: {f.message}"
+    return f.message
+
+
 def breaking(findings: Iterable[Finding]) -> bool:
     """Is the change breaking? True when any finding (after policy) is ERR."""
     return any(f.level is Level.ERR for f in findings)
@@ -33,7 +40,7 @@ def to_text(findings: list[Finding]) -> str:
     lines = []
     for f in findings:
         where = f"{f.source.file}:{f.source.line}" if f.source.line else f.source.file
-        lines.append(f"{f.level.value:<4} {f.id}  {where}\n     {f.message}")
+        lines.append(f"{f.level.value:<4} {f.id}  {where}\n     {described(f)}")
     lines.append(summary_line(findings))
     return "\n".join(lines)
 
@@ -52,7 +59,7 @@ def to_markdown(findings: list[Finding], *, limit: int = 200) -> str:
     out.append("| --- | --- | --- | --- |")
     for f in findings[:limit]:
         where = f"`{f.source.file}:{f.source.line}`" if f.source.line else f"`{f.source.file}`"
-        out.append(f"| {f.level.value} | `{f.id}` | {where} | {_md(f.message)} |")
+        out.append(f"| {f.level.value} | `{f.id}` | {where} | {_md(described(f))} |")
     if len(findings) > limit:
         out.append("")
         out.append(f"…and {len(findings) - limit} more (see the annotations or `--format json`).")
@@ -67,7 +74,7 @@ def to_annotations(findings: list[Finding]) -> list[dict[str, Any]]:
         "end_line": f.source.line or 1,
         "annotation_level": ANNOTATION_LEVEL[f.level],
         "title": f.id,
-        "message": f.message,
+        "message": described(f),
     } for f in findings]
 
 

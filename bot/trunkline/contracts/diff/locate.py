@@ -78,6 +78,7 @@ class JsonLocator:
         # pointer -> (position of the value's first char, indentation of the line holding it)
         self._cache: dict[str, tuple[int, str] | None] = {}
         self._decoder = json.JSONDecoder()
+        self._containers: dict[int, Any] = {}
 
     # -- public --------------------------------------------------------------------------------------
     def line(self, pointer: str) -> int | None:
@@ -124,50 +125,52 @@ class JsonLocator:
         text = self.text
         if pos >= len(text) or text[pos] not in "{[":
             return None
-        opener = text[pos]
-        nl = pos + 1
-        # pretty-printed container: opener followed by a newline, members one per line
-        m = _WS.match(text, nl)
-        body_start = m.end()
-        if "\n" in text[nl:body_start] and body_start < len(text) and text[body_start] not in "}]":
-            member_indent = self._indent_at(body_start)
-            closer = "}" if opener == "{" else "]"
-            end_m = re.compile("\n" + re.escape(indent) + re.escape(closer)).search(text, pos)
-            end = end_m.start() if end_m else len(text)
-            if len(member_indent) > len(indent):
-                # absent from a pretty-printed container means absent: no slow generic rescan
-                return self._pretty_member(opener, tok, body_start, end, member_indent)
-        return self._generic_member(pos, tok)
+        index = self._containers.get(pos)
+        if index is None:
+            index = self._index(pos, indent)
+            self._containers[pos] = index
+        if index is False:  # not pretty-printed: scan this (small, inline) container
+            return self._generic_member(pos, tok)
+        members, mi = index
+        if isinstance(members, dict):
+            hit = members.get(tok)
+            if hit is None:
+                return None
+            key_pos, key_end = hit
+            colon = text.index(":", key_end)
+            return key_pos, _WS.match(text, colon + 1).end(), mi
+        if not tok.isdigit() or int(tok) >= len(members):
+            return None
+        p = members[int(tok)]
+        return p, p, mi
 
-    def _pretty_member(self, opener: str, tok: str, start: int, end: int, mi: str
-                       ) -> tuple[int, int, str] | None:
+    def _index(self, pos: int, indent: str) -> tuple[dict[str, tuple[int, int]] | list[int], str] | bool:
+        """All members of a pretty-printed container in one regex pass (key -> position, or element
+        positions), so each container costs one scan however many findings point into it."""
         text = self.text
+        opener = text[pos]
+        body_start = _WS.match(text, pos + 1).end()
+        if "\n" not in text[pos + 1:body_start] or body_start >= len(text) or text[body_start] in "}]":
+            return False
+        mi = self._indent_at(body_start)
+        if len(mi) <= len(indent):
+            return False
+        closer = "}" if opener == "{" else "]"
+        end_m = re.compile("\n" + re.escape(indent) + re.escape(closer)).search(text, pos)
+        end = end_m.start() if end_m else len(text)
         if opener == "{":
-            for encoded in {json.dumps(tok), json.dumps(tok, ensure_ascii=False)}:
-                if text.startswith(encoded, start):
-                    key_pos = start
-                else:
-                    m = re.compile("\n" + re.escape(mi) + re.escape(encoded) + r"[ \t]*:").search(text, start, end)
-                    if not m:
-                        continue
-                    key_pos = m.start() + 1 + len(mi)
-                colon = text.index(":", key_pos + len(encoded))
-                value_pos = _WS.match(text, colon + 1).end()
-                return key_pos, value_pos, mi
-            return None
-        if not tok.isdigit():
-            return None
-        want = int(tok)
-        idx = 0
-        if want == 0:
-            return start, start, mi
+            keys: dict[str, tuple[int, int]] = {}
+            first = re.compile(r'"(?:[^"\\]|\\.)*"').match(text, body_start)
+            if first:
+                keys.setdefault(json.loads(first.group(0)), (body_start, first.end()))
+            pattern = re.compile("\n" + re.escape(mi) + r'("(?:[^"\\]|\\.)*")[ \t]*:')
+            for m in pattern.finditer(text, body_start, end):
+                keys.setdefault(json.loads(m.group(1)), (m.start(1), m.end(1)))
+            return keys, mi
+        items = [body_start]
         pattern = re.compile("\n" + re.escape(mi) + r"(?=[^ \t\r\n}\]])")
-        for m in pattern.finditer(text, start, end):
-            idx += 1
-            if idx == want:
-                p = m.end()
-                return p, p, mi
-        return None
+        items += [m.end() for m in pattern.finditer(text, body_start, end)]
+        return items, mi
 
     def _generic_member(self, pos: int, tok: str) -> tuple[int, int, str] | None:
         """Scan an (inline or oddly formatted) container member by member."""
