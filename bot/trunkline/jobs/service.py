@@ -187,7 +187,9 @@ def _serve_one(settings: Settings, sock: socket.socket, threads: int, log_level:
     server = _make_server_class()(config)
 
     def _on_signal(signum: int, _frame: Any) -> None:
-        if server.should_exit:  # a second signal: stop waiting for open connections
+        # A second Ctrl-C stops waiting for open connections (as uvicorn does). SIGTERM never
+        # forces: a forked serve process can get it twice when its parent dies.
+        if server.should_exit and signum == signal.SIGINT:
             server.force_exit = True
         server.should_exit = True
 
