@@ -279,6 +279,54 @@ def test_generate_refuses_fork_pull_requests(h: BotHarness) -> None:
             "`acme/widgets`.") in body
 
 
+CONTRACTS_CONFIG = """version: 1
+contracts:
+  sources:
+    - path: contracts/api.yaml
+      targets:
+        - {language: python, output: app/models.py}
+"""
+API_V1 = """openapi: 3.0.3
+info: {title: Widgets, version: "1"}
+paths: {}
+components:
+  schemas:
+    Widget:
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer}
+"""
+API_V2 = API_V1 + "        name: {type: string}\n"
+
+
+def test_generate_pushes_one_commit_with_regenerated_code(h: BotHarness) -> None:
+    if load_engine("trunkline.contracts.generate", "regenerate") is None:
+        pytest.skip("the contracts engine is not installed")
+    sb = h.sandbox
+    sb.create_repo("acme", "api", files={".github/trunkline.yml": CONTRACTS_CONFIG, "contracts/api.yaml": API_V1})
+    for level in PERMISSION_ORDER:
+        sb.grant("acme/api", user(level), level)
+    head = sb.push("acme/api", "add-name", {"contracts/api.yaml": API_V2}, "add name", as_user=user("write"))
+    number = sb.open_pr("acme/api", head="add-name", title="Add name", as_user=user("write"))
+    cid = say(h, number, "/generate", "write", "acme/api")
+    body = answered(h, cid, "acme/api")
+    assert bot_reactions(h, cid, "acme/api") == ["eyes", "rocket"], body
+    r = sb.repo("acme/api")
+    with sb.world.lock:
+        new_head = r.pulls[number].head_sha
+        assert sandbox_git.rev_list(r, f"{head}..{new_head}") == [new_head]  # exactly one commit
+        generated = sandbox_git.blob_at(r, new_head, "app/models.py")[1].decode()
+        info = sandbox_git.commit_info(r, new_head)
+    assert f"pushed {new_head[:7]} to `add-name`: 1 file regenerated (`app/models.py`)." in body
+    assert "source: contracts/api.yaml" in generated and "class Widget" in generated and "name" in generated
+    assert info.message.startswith("Regenerate code from contracts")
+    again = say(h, number, "/generate", "write", "acme/api")
+    assert "already matches the contracts; nothing to commit." in answered(h, again, "acme/api")
+    with sb.world.lock:
+        assert r.pulls[number].head_sha == new_head
+
+
 # ---------------------------------------------------------------------------------------- merge
 
 def merge_service_installed() -> bool:
@@ -296,7 +344,7 @@ def test_merge_by_a_write_user_queues_the_pull_request(h: BotHarness) -> None:
     assert bot_reactions(h, cid, QUEUE) == ["eyes", "rocket"]
     assert "🚀 `/merge` — queued for auto-merge — Waiting: check `ci/test`." in body
     [run] = h.check_runs(QUEUE, sha, "trunkline/merge")  # the service's standing, published before the reply
-    assert run.status == "in_progress" and "ci/test" in run.output["title"]
+    assert run.conclusion != "success" and "ci/test" in run.output["title"]  # says what it waits for
     with h.sandbox.world.lock:
         assert not h.sandbox.repo(QUEUE).pulls[number].merged
     h.sandbox.ci(QUEUE, sha, "ci/test", "success")

@@ -215,9 +215,15 @@ def test_push_racing_the_ref_update_never_overwrites(world: World, tmp_path: Pat
 
 # ---------------------------------------------------------------------------------------- /generate
 
+REEVALUATED: list[str] = []
+
+
 def run_generate(world: World, number: int, engine: Any, monkeypatch: pytest.MonkeyPatch,
                  config: TrunklineConfig | None = None) -> Any:
     monkeypatch.setattr(generate_module, "load_engine", lambda module, name: engine)
+    monkeypatch.setattr(generate_module, "RUNNER", engine)  # in-process stand-in for the child process
+    # the merge service's side is tested end to end; here only that it is asked to look again
+    monkeypatch.setattr(generate_module, "reevaluate", lambda session, why: REEVALUATED.append(why) or "")
     session = world.session(number, config=config)
     [command] = parse_commands("/generate")
     spec = session.registry.get("generate")
@@ -246,12 +252,15 @@ def test_generate_pushes_one_commit_with_the_engines_changes(world: World,
         message = sandbox_git.commit_info(repo, new_sha).message
     assert message.startswith("Regenerate code from contracts")
     assert outcome.message == f"pushed {new_sha[:7]} to `feature`: 1 file regenerated (`api/models.py`)."
+    assert REEVALUATED[-1:] == ["generate"]
 
 
 def test_generate_with_nothing_to_change(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     number, head = open_pr(world)
+    REEVALUATED.clear()
     outcome = run_generate(world, number, lambda root, config: None, monkeypatch)
     assert outcome.status == "success" and "already matches the contracts; nothing to commit" in outcome.message
+    assert REEVALUATED == []
     with world.sb.world.lock:
         assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == head
 
@@ -265,7 +274,8 @@ def test_generate_reports_engine_failure_and_pushes_nothing(world: World, monkey
 
     outcome = run_generate(world, number, engine, monkeypatch)
     assert outcome.status == "failure"
-    assert "openapi-typescript not found" in outcome.message
+    assert outcome.message.startswith("the contracts engine failed on") and "nothing was pushed" in outcome.message
+    assert outcome.details == "```\nopenapi-typescript not found: npm i -g openapi-typescript\n```"
     with world.sb.world.lock:
         assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == head
 
@@ -322,3 +332,27 @@ def test_generate_refuses_without_configured_contracts(world: World, monkeypatch
                            config=TrunklineConfig())
     assert (outcome.status, called) == ("refused", [])
     assert "no contracts are configured" in outcome.message
+
+
+def test_code_block_cannot_be_closed_from_inside() -> None:
+    assert generate_module.code_block("a ``` b") == "````\na ``` b\n````"
+    assert generate_module.code_block("x" * 10, limit=4) == "```\nxxxx\n…\n```"
+
+
+def test_isolated_runner_uses_the_real_engine_in_a_child_process(tmp_path: Path) -> None:
+    if generate_module.load_engine(*generate_module.ENGINE) is None:
+        pytest.skip("the contracts engine is not installed")
+    config = TrunklineConfig.model_validate({"contracts": {"sources": [
+        {"path": "api.yaml", "targets": [{"language": "python", "output": "models.py"}]}]}})
+    (tmp_path / "api.yaml").write_text(
+        "openapi: 3.0.3\ninfo: {title: T, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n"
+        "    Thing:\n      type: object\n      properties:\n        id: {type: integer}\n")
+    generate_module.isolated(tmp_path, config)
+    generated = (tmp_path / "models.py").read_text()
+    assert "source: api.yaml" in generated and "class Thing" in generated
+    (tmp_path / "api.yaml").write_text("openapi: [this is not\n")
+    with pytest.raises(generate_module.EngineFailed) as info:
+        generate_module.isolated(tmp_path, config)
+    assert str(info.value).strip()
+    with pytest.raises(generate_module.EngineFailed, match="took longer than"):
+        generate_module.isolated(tmp_path, config, timeout=0.01)

@@ -39,6 +39,11 @@ def as_outcome(result: Any) -> Outcome:
     return ok(message) if outcome in ACCEPTED else failed(message)
 
 
+def target(session: Session) -> Any:
+    """What the service calls ``ctx_or_client``: the delivery's Context, else the installation client."""
+    return session.event if session.event is not None else session.github
+
+
 def reevaluate(session: Session, why: str) -> str:
     """Ask the merge service to re-evaluate this PR now; returns a note for the reply ('' when the
     service is not installed or the PR is not queued). A failing evaluation never fails the command
@@ -47,7 +52,7 @@ def reevaluate(session: Session, why: str) -> str:
     if evaluate is None or not session.is_pr:
         return ""
     try:
-        result = evaluate(session.event, None, session.owner, session.repo, session.number,
+        result = evaluate(target(session), None, session.owner, session.repo, session.number,
                           config=config_for(session), reason=f"{why} by @{session.actor}")
     except Exception:  # noqa: BLE001 - logged; the label change itself succeeded
         session.log.exception("merge re-evaluation after %s failed", why)

@@ -2,8 +2,9 @@
 
 * Same-repository pull requests only: the App cannot (and must not) push to a fork.
 * The engine is the contracts work's ``trunkline.contracts.generate.regenerate(repo_root, config)``; it
-  runs on a copy of the PR head taken through the Git Data API, with the **default branch's**
-  configuration (a pull request does not choose how the bot runs generators).
+  runs in a child process (generators are not written for a bot's worker threads, and a hung one is
+  stopped after ``ENGINE_TIMEOUT``) on a copy of the PR head taken through the Git Data API, with
+  the **default branch's** configuration (a pull request does not choose how the bot runs generators).
 * Whatever the engine changed is pushed as exactly one commit on top of the head it ran on, and only
   if the branch still points there (see :mod:`trunkline.commands.gitdata`); otherwise nothing is
   pushed and the reply says to run it again.
@@ -11,9 +12,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+from trunkline.commands.builtin._merge_api import reevaluate
 from trunkline.commands.feedback import inline_code
 from trunkline.commands.gitdata import (
     BranchMoved,
@@ -25,9 +32,46 @@ from trunkline.commands.gitdata import (
 )
 from trunkline.commands.invocation import Invocation, Outcome, failed, load_engine, not_available, ok, refused
 from trunkline.commands.registry import command
+from trunkline.config.model import TrunklineConfig
 
 ENGINE = ("trunkline.contracts.generate", "regenerate")
+ENGINE_TIMEOUT = 600.0
 LISTED = 10  # changed paths named in the reply
+
+
+class EngineFailed(RuntimeError):
+    """The contracts engine reported an error (its message is for the reply)."""
+
+
+def isolated(root: Path, config: TrunklineConfig, timeout: float = ENGINE_TIMEOUT) -> None:
+    """Run the contracts engine on ``root`` in a child process (see ``_generate_child``)."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "trunkline.commands.builtin._generate_child", str(root)],
+                              input=config.model_dump_json(), capture_output=True, text=True, timeout=timeout,
+                              check=False, cwd=root)
+    except subprocess.TimeoutExpired as exc:
+        raise EngineFailed(f"code generation took longer than {timeout:.0f} s and was stopped") from exc
+    lines = proc.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        answer = {}
+    if proc.returncode == 0 and answer.get("ok"):
+        return
+    raise EngineFailed(answer.get("error") or f"the generator process exited with {proc.returncode}:\n"
+                       f"{proc.stderr.strip()[-2000:]}")
+
+
+#: How the engine is run; tests substitute an in-process stand-in.
+RUNNER: Callable[[Path, TrunklineConfig], None] = isolated
+
+
+def code_block(text: str, limit: int = 4000) -> str:
+    """``text`` in a fenced block whose fence nothing inside it can close."""
+    text = text if len(text) <= limit else text[:limit] + "\n…"
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 def same_repository(head_repo_id: int | None, base_repo_id: int | None) -> bool:
@@ -47,8 +91,7 @@ def generate(inv: Invocation) -> Outcome:
         where = inline_code(head_repo.full_name) if head_repo is not None else "a deleted fork"
         return refused(f"this pull request comes from {where}; Trunkline only pushes to branches of "
                        f"{inline_code(session.full_name)}. Run `trunkline contracts generate` locally and push.")
-    regenerate = load_engine(*ENGINE)
-    if regenerate is None:
+    if load_engine(*ENGINE) is None:
         return not_available("code generation", "the contracts engine (`trunkline.contracts.generate`) is not "
                                                 "part of this Trunkline installation, so nothing was pushed.")
     contracts = getattr(session.config, "contracts", None)
@@ -64,10 +107,11 @@ def generate(inv: Invocation) -> Outcome:
         except TooLarge as exc:
             return refused(f"the repository is too large to regenerate through the API ({exc}).")
         try:
-            regenerate(root, session.config)
+            RUNNER(root, session.config)
         except Exception as exc:  # the engine's message is what the person needs to see
-            session.log.exception("contracts engine failed")
-            return failed(f"the contracts engine failed on {head_sha[:7]}: {inline_code(str(exc) or type(exc).__name__)}")
+            session.log.warning("contracts engine failed: %s", exc)
+            return failed(f"the contracts engine failed on {head_sha[:7]}; nothing was pushed.",
+                          details=code_block(str(exc) or type(exc).__name__))
         changes = tree_changes(before, read_worktree(root))
     if not changes:
         return ok(f"generated code on {inline_code(branch)} ({head_sha[:7]}) already matches the contracts; "
@@ -78,7 +122,10 @@ def generate(inv: Invocation) -> Outcome:
         new_sha = push_commit(repository, branch, head_sha, tree, changes, message)
     except BranchMoved as exc:
         return failed(f"{exc}; nothing was pushed. Run {inline_code(session.prefix + 'generate')} again.")
+    # The synchronize event for our own push is dropped by the loop guard: let the merge service look
+    # at the new head now (it publishes Trunkline's own missing required checks on it).
+    note = reevaluate(session, "generate")
     paths = ", ".join(inline_code(c.path) for c in changes[:LISTED])
     more = f" and {len(changes) - LISTED} more" if len(changes) > LISTED else ""
     return ok(f"pushed {new_sha[:7]} to {inline_code(branch)}: {len(changes)} file"
-              f"{'s' if len(changes) != 1 else ''} regenerated ({paths}{more}).")
+              f"{'s' if len(changes) != 1 else ''} regenerated ({paths}{more}).{note}")

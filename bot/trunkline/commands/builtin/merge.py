@@ -7,7 +7,7 @@ decision and the ``trunkline/merge`` check run; the reply carries its one-senten
 
 from __future__ import annotations
 
-from trunkline.commands.builtin._merge_api import as_outcome, config_for, service_function
+from trunkline.commands.builtin._merge_api import as_outcome, config_for, service_function, target
 from trunkline.commands.invocation import Invocation, Outcome, not_available
 from trunkline.commands.registry import command
 
@@ -24,7 +24,7 @@ def merge(inv: Invocation) -> Outcome:
     if request_merge is None:
         return _missing()
     s = inv.session
-    return as_outcome(request_merge(s.event, None, s.owner, s.repo, s.number, s.actor, config=config_for(s)))
+    return as_outcome(request_merge(target(s), None, s.owner, s.repo, s.number, s.actor, config=config_for(s)))
 
 
 @command("merge cancel", summary="Take this pull request out of the merge queue.", level="write", pr_only=True)
@@ -33,4 +33,4 @@ def merge_cancel(inv: Invocation) -> Outcome:
     if cancel_merge is None:
         return _missing()
     s = inv.session
-    return as_outcome(cancel_merge(s.event, None, s.owner, s.repo, s.number, s.actor, config=config_for(s)))
+    return as_outcome(cancel_merge(target(s), None, s.owner, s.repo, s.number, s.actor, config=config_for(s)))
