@@ -110,12 +110,45 @@ def chapter_reliability(run: DemoRun) -> None:
     run.record("REST calls made by the bot (counted by the sandbox per installation)", calls > 0, str(calls))
 
 
+def chapter_commands(run: DemoRun) -> None:
+    sb, h = run.sandbox, run.harness
+    repo = sb.repo(REPO)
+    sb.grant(REPO, "tri", "triage")
+
+    def answer(comment_id: int) -> tuple[str, list[str]]:
+        def done() -> tuple[str, list[str]] | None:
+            with sb.world.lock:
+                body = next((c.body for c in repo.comments.values() if f"comment={comment_id} -->" in c.body), None)
+                reactions = [r.content for r in repo.comments[comment_id].reactions if r.user.endswith("[bot]")]
+            return (body, reactions) if body and {"rocket", "confused"} & set(reactions) else None
+        return h.wait_for(done, 30, what=f"the reply to comment {comment_id}")
+
+    def result_line(body: str) -> str:
+        return next((line[2:] for line in body.splitlines() if line.startswith("- ")), "")
+
+    run.step("dev comments `/hold waiting for the design review` on PR #1; tri (triage) comments `/merge`")
+    body, reactions = answer(sb.comment(REPO, 1, "/hold waiting for the design review", as_user="dev"))
+    with sb.world.lock:
+        held = "do-not-merge" in repo.issues[1].labels
+    run.record(f"/hold → label do-not-merge, reactions {' '.join(reactions)}", held and "rocket" in reactions,
+               result_line(body))
+    body, reactions = answer(sb.comment(REPO, 1, "Ship it!\n/merge", as_user="tri"))
+    run.record(f"/merge by a triage user refused, reactions {' '.join(reactions)}",
+               "confused" in reactions and "needs **write**" in body, result_line(body))
+    body, reactions = answer(sb.comment(REPO, 1, "> /merge\n\nDone, thanks.\n/unhold", as_user="dev"))
+    with sb.world.lock:
+        released = "do-not-merge" not in repo.issues[1].labels
+    run.record("/unhold removes the label; the quoted `> /merge` is not a command",
+               released and body.count("\n- ") == 1, result_line(body))
+
+
 def _head_of_pr(run: DemoRun, number: int) -> str:
     repo = run.sandbox.repo(REPO)
     return repo.pulls[number].head_sha
 
 
-CHAPTERS: list[Callable[[DemoRun], None]] = [chapter_setup, chapter_config_check, chapter_reliability]
+CHAPTERS: list[Callable[[DemoRun], None]] = [chapter_setup, chapter_config_check, chapter_reliability,
+                                            chapter_commands]
 
 
 def run_demo(root: Path | None = None, console: Console | None = None) -> int:
