@@ -29,7 +29,7 @@ from trunkline.contracts.diff.locate import JsonLocator, YamlLocator
 from trunkline.contracts.diff.policy import exit_code, is_breaking
 from trunkline.contracts.diff.refs import Node, Resolver
 from trunkline.contracts.diff.rules import LEVEL_NOTES, PREFIXES, RULES, family_id
-from trunkline.contracts.sources import load_source, parse_text
+from trunkline.contracts.sources import load_source, load_text, parse_text
 from trunkline.corpus import corpus_dir
 
 
@@ -84,6 +84,28 @@ def test_relative_file_refs(tmp_path: Path) -> None:
     assert [f.id for f in found] == ["response-property-became-optional"]
     assert found[0].source.file.endswith("v2/schemas/user.yaml")
     assert found[0].source.pointer == "/User/properties/id"
+
+
+def test_load_text_reads_relative_refs_through_a_callback() -> None:
+    pet = {"type": "object", "properties": {"id": {"type": "string"}}}
+    base_files = {"contracts/schemas/pet.json": json.dumps({"Pet": pet})}
+    head_files = {"contracts/schemas/pet.json": json.dumps({"Pet": {**pet, "required": ["id"]}})}
+    root = ("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /p:\n    post:\n      requestBody:\n"
+            "        content:\n          application/json:\n            schema: {$ref: 'schemas/pet.json#/Pet'}\n"
+            "      responses: {'200': {description: ok}}\n")
+    asked: list[str] = []
+
+    def reader(files: dict[str, str]) -> Any:
+        def read(path: str) -> str | None:
+            asked.append(path)  # lazily, only for refs the diff follows
+            return files.get(path)
+        return read
+
+    base = load_text(root, "contracts/openapi.yaml", read=reader(base_files))
+    head = load_text(root, "contracts/openapi.yaml", read=reader(head_files))
+    found = diff(base, head)
+    assert [(f.id, f.source.file) for f in found] == [("request-property-became-required", "contracts/schemas/pet.json")]
+    assert asked == ["contracts/schemas/pet.json", "contracts/schemas/pet.json"]
 
 
 # -- locators ---------------------------------------------------------------------------------------

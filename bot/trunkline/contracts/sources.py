@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from .diff import yaml12
 from .diff.document import ContractError, Document
 from .diff.locate import JsonLocator, Locator, YamlLocator
 
-__all__ = ["ContractError", "load_source", "parse_text"]
+__all__ = ["ContractError", "load_source", "load_text", "parse_text"]
 
 
 def parse_text(text: str, name: str) -> tuple[Any, Locator]:
@@ -52,6 +53,28 @@ def parse_text(text: str, name: str) -> tuple[Any, Locator]:
     except YAMLError as exc:
         raise ContractError(f"{name}: invalid YAML: {exc}") from None
     return data, YamlLocator(data)
+
+
+def load_text(text: str, name: str, *, read: Callable[[str], str | None] | None = None) -> Document:
+    """A Document from text already in hand (e.g. fetched through the GitHub contents API).
+
+    ``name`` is the repository path shown in findings; ``read(path)`` returns the text of another
+    repository path (relative ``$ref`` files), or None when it does not exist.
+    """
+    data, locator = parse_text(text, name)
+    base_dir = posixpath.dirname(name)
+
+    def external(rel: str) -> Document | None:
+        if read is None:
+            return None
+        target = posixpath.normpath(posixpath.join(base_dir, rel))
+        sub_text = read(target)
+        if sub_text is None:
+            return None
+        sub, sub_loc = parse_text(sub_text, target)
+        return Document(sub, target, sub_loc)
+
+    return Document(data, name, locator, external if read is not None else None)
 
 
 def _git_show(rev: str, path: str, cwd: Path) -> str | None:
