@@ -110,13 +110,14 @@ def test_label_then_green_ci_merges_the_tested_head(harness: BotHarness) -> None
     r = Repo(harness)
     number, sha = r.pr("feature")
     waiting = r.merge_check(sha)
-    assert waiting.status == "in_progress" and "check `ci`" in waiting.output["title"]
+    assert waiting.conclusion == "neutral" and "check `ci`" in waiting.output["title"]
     assert "| ⏳ | check `ci` | not reported yet" in waiting.output["summary"]
 
     r.sb.ci(r.name, sha, "ci", "success")
     harness.wait_for(lambda: r.merged(number), what="merged")
-    done = r.merge_check(sha, completed=True)
-    assert done.conclusion == "success" and done.output["title"].startswith("Merged")
+    done = r.wait_merge_title(sha, "Merged")
+    assert done.conclusion == "success"
+    assert len(harness.check_runs(r.name, sha, "trunkline/merge")) == 1, "edited in place, not piled up"
     [put] = r.merge_requests(number)
     assert put.request_body == {"sha": sha, "merge_method": "squash"} and put.status == 200
     assert "feature.txt" in r.main_files()
@@ -156,9 +157,8 @@ def test_missing_required_check_waits_and_approvals_count_on_current_head(harnes
     assert "| ⏳ | check `lint` | not reported yet" in check.output["summary"]
     assert "| ⏳ | approvals | 0 of 1" in check.output["summary"]
 
-    r.sb.review(r.name, number, "rev", "APPROVE")
-    r.sb.ci(r.name, sha, "lint", "success")
-    # Before anything merges, a new push makes the approval stale: it must not count.
+    r.sb.review(r.name, number, "rev", "APPROVE")  # lint still missing: nothing can merge yet
+    # A new push makes that approval stale: it must not count for the new head.
     new = r.sb.push(r.name, "reviewed", {"more.txt": "x\n"}, "more", as_user="dev")
     r.sb.ci(r.name, new, "ci", "success")
     r.sb.ci(r.name, new, "lint", "success")
@@ -170,7 +170,7 @@ def test_missing_required_check_waits_and_approvals_count_on_current_head(harnes
     r.sb.review(r.name, number, "rev2", "APPROVE")
     harness.wait_for(lambda: r.merged(number), what="merged after an approval on the current head")
     [put] = r.merge_requests(number)
-    assert put.request_body["sha"] == new
+    assert put.request_body["sha"] == new and put.status == 200
 
 
 def test_push_between_green_gates_and_merge_never_merges_the_untested_sha(harness: BotHarness) -> None:
@@ -248,7 +248,7 @@ def test_two_green_prs_merge_one_after_the_other_each_tested_on_its_final_base(h
                                what="loser's branch updated")
     assert git.merge_base(r.repo, r.main(), updated) == r.main(), "the update contains the new base"
     r.wait_merge_title(updated, "Waiting: check `ci`")
-    superseded = r.merge_check(loser_sha, completed=True)
+    superseded = r.wait_merge_title(loser_sha, "Branch updated")
     assert superseded.conclusion == "neutral"
     r.settle()
     assert not r.merged(loser)

@@ -27,7 +27,7 @@ def test_check_run_shows_every_condition_and_maps_standings_to_conclusions() -> 
     waiting = decide(_snap(), Policy())
     spec = merge_check_spec(waiting, standing_for(waiting))
     assert spec.name == "trunkline/merge" and spec.head_sha == HEAD
-    assert spec.conclusion is None and spec.status == "in_progress"
+    assert spec.conclusion == "neutral" and spec.status == "completed"
     assert spec.title == "Waiting: check `ci`"
     assert "| ⏳ | check `ci` | not reported yet on fffffff |" in spec.summary
     assert "| ✅ | not a draft | ready |" in spec.summary

@@ -19,7 +19,7 @@ from trunkline.events.context import Context
 from trunkline.events.payloads import PullRequestEvent
 from trunkline.events.registry import registry
 from trunkline.github.contents import file_text
-from trunkline.merge.cache import note_head_changes_config, resolved_config
+from trunkline.merge.cache import default_sha_hint, note_head_changes_config, resolved_config
 from trunkline.merge.service import after_own_check
 
 
@@ -80,7 +80,7 @@ def check_config(ctx: Context) -> None:
     assert isinstance(payload, PullRequestEvent)
     pr = payload.pull_request
     owner, name = ctx.repo_owner or "", ctx.repo_name or ""
-    resolved, base_text = resolved_config(ctx.github, owner, name)
+    resolved, base_text = resolved_config(ctx.github, owner, name, default_sha_hint(payload))
     ctx._config = resolved  # handlers after this one reuse it through ctx.config()
     head_repo = pr.head.repo.full_name if pr.head.repo is not None else None
     spec = publish_config_check(ctx.github, owner, name, pr.head.sha, head_repo, resolved=resolved,

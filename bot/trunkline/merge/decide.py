@@ -141,6 +141,9 @@ def conditions(snapshot: Snapshot, policy: Policy) -> list[Condition]:
     states = gate_states(s, policy)
     if not states:
         out.append(Condition("required checks", True, "none required (config or branch protection)"))
+    if s.statuses_skipped:
+        out.append(Condition("commit statuses", True, "none pending or failing (GitHub reports the pull "
+                                                      "request `clean`)"))
     for name, state in states.items():
         detail = {"success": "passed", "pending": "running", "missing": "not reported yet",
                   "failure": "failed"}[state]

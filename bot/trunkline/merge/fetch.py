@@ -6,7 +6,8 @@ the results are plain JSON and each evaluation makes only the requests it needs:
 =====================================================  ==========================================
 ``GET /repos/{o}/{r}/pulls/{n}``                        always (fresh head SHA, labels, draft, ...)
 ``GET /repos/{o}/{r}/commits/{sha}/check-runs``         always (latest run per name on the head)
-``GET /repos/{o}/{r}/commits/{sha}/status``             always (latest status per context)
+``GET /repos/{o}/{r}/commits/{sha}/status``             unless the fresh PR is ``clean`` and check
+                                                        runs alone pass every gate (see below)
 ``GET /repos/{o}/{r}/branches/{base}/protection``       cached per base (``cache.protection_cache``)
 ``GET /repos/{o}/{r}/pulls/{n}/reviews``                only when approvals are required
 ``GET /repos/{o}/{r}/compare/{base}...{sha}``           only when up-to-date is required by config
@@ -14,6 +15,12 @@ the results are plain JSON and each evaluation makes only the requests it needs:
 =====================================================  ==========================================
 
 The check-runs answer also holds our own ``trunkline/merge`` run, so publishing needs no extra GET.
+
+Commit statuses are skipped only on a pull request fetched in this evaluation whose
+``mergeable_state`` is ``clean``: GitHub then says every commit status and check on the head passes
+(``unstable`` = a non-required one is pending or failing, ``blocked`` = a required one), so statuses
+cannot fail or hold any gate; and only when the check runs alone already pass every required gate.
+A webhook's copy of the pull request is never trusted for that.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from github.GithubException import GithubException
 from trunkline.github.client import next_link
 
 from . import cache
-from .decide import behind, needed_approvals, strict
+from .decide import behind, latest_runs, needed_approvals, required_gates, strict
 from .model import CheckRunInfo, Policy, ProtectionInfo, ReviewInfo, Snapshot, StatusInfo
 
 # Reviews by these associations come from people with (at least) write access or org members.
@@ -163,18 +170,31 @@ def needs_compare(snapshot: Snapshot, policy: Policy) -> bool:
     return strict(snapshot, policy) and behind(snapshot) is None
 
 
+def clean_without_statuses(snapshot: Snapshot, policy: Policy) -> bool:
+    """Statuses cannot change the decision: GitHub reports the PR ``clean`` and every required gate
+    already has a passing latest check run (pure; the caller must have fetched the PR just now)."""
+    if snapshot.mergeable_state != "clean":
+        return False
+    runs = latest_runs(snapshot.check_runs)
+    return all(name in runs and runs[name].state == "success" for name in required_gates(snapshot, policy))
+
+
 def fetch_snapshot(client: Any, owner: str, repo: str, pr: Mapping[str, Any], policy: Policy,
-                   requested: str | None, *, gates: bool = True) -> tuple[Snapshot, list[dict[str, Any]]]:
-    """The full snapshot for pull request JSON ``pr`` (freshly fetched by the caller) and the raw check
-    runs (for finding our own merge check). ``gates=False`` skips everything but the PR itself."""
+                   requested: str | None, *, gates: bool = True, fresh: bool = True
+                   ) -> tuple[Snapshot, list[dict[str, Any]]]:
+    """The full snapshot for pull request JSON ``pr`` and the raw check runs (for finding our own merge
+    check). ``fresh``: ``pr`` was fetched by this evaluation (not a webhook's copy). ``gates=False``
+    skips everything but the PR itself."""
     snap = pull_facts(pr, requested)
     if not gates or snap.merged or snap.state != "open":
         return snap, []
     protection = fetch_protection(client, owner, repo, snap.base_ref)
     runs = fetch_check_runs(client, owner, repo, snap.head_sha)
-    statuses = fetch_statuses(client, owner, repo, snap.head_sha)
-    snap = replace(snap, protection=protection, check_runs=check_runs_from_json(runs, snap.head_sha),
-                   statuses=statuses_from_json(statuses))
+    snap = replace(snap, protection=protection, check_runs=check_runs_from_json(runs, snap.head_sha))
+    if fresh and clean_without_statuses(snap, policy):
+        snap = replace(snap, statuses_skipped=True)
+    else:
+        snap = replace(snap, statuses=statuses_from_json(fetch_statuses(client, owner, repo, snap.head_sha)))
     if needs_reviews(snap, policy):
         snap = replace(snap, reviews=reviews_from_json(fetch_reviews(client, owner, repo, snap.number)))
     if needs_compare(snap, policy):

@@ -48,7 +48,8 @@ def _repo_key(ctx: Context) -> str:
 
 
 def _policy_and_rules(ctx: Context) -> tuple[Policy, object]:
-    resolved, _ = cache.resolved_config(ctx.github, ctx.repo_owner or "", ctx.repo_name or "")
+    resolved, _ = cache.resolved_config(ctx.github, ctx.repo_owner or "", ctx.repo_name or "",
+                                        cache.default_sha_hint(ctx.payload))
     if not resolved.ok or resolved.config is None:
         return Policy(), ()
     return Policy.from_config(resolved.config.merge), getattr(resolved.config.merge, "rules", ())
@@ -78,7 +79,7 @@ def on_pull_request(ctx: Context) -> None:
             _queue(store).remove(_repo_key(ctx), pr.number)
             if held:  # the slot is free: the next pull request of this queue may go
                 engine = service.MergeEngine(ctx.github, store, ctx.repo_owner or "", ctx.repo_name or "",
-                                             log_=ctx.log)
+                                             default_sha=cache.default_sha_hint(payload), log_=ctx.log)
                 engine.run_queue(row.base, exclude={pr.number})
         return
     if ctx.action == "edited" and not ((payload.model_extra or {}).get("changes") or {}).get("base"):
@@ -154,7 +155,8 @@ def on_push(ctx: Context) -> None:
         touched = None  # GitHub lists at most 20 commits: beyond that the file list is unknown
     else:
         touched = [f for c in payload.commits for f in (*c.added, *c.modified, *c.removed)]
-    cache.after_push(owner, name, branch == payload.repository.default_branch, touched)
+    cache.after_push(owner, name, branch == payload.repository.default_branch, touched, payload.before,
+                     payload.after)
     store = service.default_store()
     if payload.deleted or branch not in _queue(store).bases(_repo_key(ctx)):
         return

@@ -113,6 +113,9 @@ class Snapshot:
     statuses: tuple[StatusInfo, ...] = ()
     reviews: tuple[ReviewInfo, ...] = ()
     protection: ProtectionInfo = field(default_factory=ProtectionInfo.none)
+    # True when commit statuses were not fetched because GitHub reported the freshly fetched pull
+    # request ``clean`` (no commit status pending or failing) and check runs already satisfy every gate.
+    statuses_skipped: bool = False
     # Why the merge was requested: "label", "command", "rule"; None = not requested.
     requested: str | None = None
 

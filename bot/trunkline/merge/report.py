@@ -7,16 +7,18 @@ content, so an unchanged standing costs nothing):
 standing           check run        meaning
 =================  ===============  ==============================================================
 ``merged``         success          merged by Trunkline (sha of the merge commit in the title)
-``waiting``        in_progress      requested; waiting for gates, approvals, or its turn in the queue
-``updating``       in_progress      the branch is being updated with its base (gates run again)
+``waiting``        neutral          requested; waiting for gates, approvals, or its turn in the queue
+``updating``       neutral          the branch is being updated with its base (gates run again)
 ``blocked``        failure          a person must act: draft, hold label, failed gate, conflict, ...
 ``cancelled``      neutral          ``/merge cancel`` or the label was removed
 ``superseded``     neutral          the branch was updated: this SHA will not be merged
 =================  ===============  ==============================================================
 
-A waiting merge is ``in_progress`` rather than ``neutral``: GitHub then shows the pull request's merge
-as pending (which it is), and the run is edited in place at every evaluation instead of piling up
-completed runs. ``trunkline/merge`` is never a gate of the merge decision itself.
+Waiting is ``neutral`` (completed) rather than ``in_progress``: an unfinished check of ours would
+make GitHub report every queued pull request as ``unstable`` ("some checks haven't completed"),
+hiding the ``clean`` state the merge evaluation relies on (see ``fetch``), and the title already
+says what it waits for. The run is edited in place at every evaluation (it has no annotations), so
+runs do not pile up. ``trunkline/merge`` is never a gate of the merge decision itself.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from trunkline.checks.publish import CheckRunSpec
 
 from .model import MERGE_CHECK_NAME, Decision
 
-CONCLUSIONS = {"merged": "success", "waiting": None, "updating": None, "blocked": "failure",
+CONCLUSIONS = {"merged": "success", "waiting": "neutral", "updating": "neutral", "blocked": "failure",
                "cancelled": "neutral", "superseded": "neutral"}
 
 

@@ -22,8 +22,9 @@ or a direct :func:`evaluate_pr` — re-evaluate.
 
 How one evaluation runs (:meth:`MergeEngine.evaluate`):
 
-1. fetch the pull request (always fresh) and take the queue lock for its repository + base branch
-   (a lease in the store: merges of one queue never overlap, whichever worker runs them);
+1. take the pull request — a webhook's copy is enough to show a wait or a block, anything that acts
+   (merge, update) is decided again on a fresh ``GET`` — and the queue lock of its repository + base
+   branch (a lease in the store: merges of one queue never overlap, whichever worker runs them);
 2. work out whether the merge is requested (label, ``/merge``, a ``merge.rules`` entry) and keep the
    queue row in step; nothing else is fetched for a pull request that is not requested;
 3. fetch the gates on the head SHA (check runs, statuses), protection (cached), reviews and
@@ -158,7 +159,7 @@ class MergeEngine:
     """Evaluates and merges pull requests of one repository (one instance per delivery/call)."""
 
     def __init__(self, client: Any, store: Any, owner: str, repo: str, *, config: Any = None,
-                 log_: logging.Logger | logging.LoggerAdapter | None = None,
+                 default_sha: str | None = None, log_: logging.Logger | logging.LoggerAdapter | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
         from trunkline.store.merge_queue import MergeQueueRepo, repo_key
 
@@ -170,6 +171,7 @@ class MergeEngine:
         self.log = log_ or log
         self.clock, self.sleep = clock, sleep
         self._config = config
+        self._default_sha = default_sha  # the default branch's head SHA, when the event stated it
         self._resolved: Any = None
         self._lock_owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
         self._held: set[str] = set()
@@ -180,7 +182,7 @@ class MergeEngine:
             if self._config is not None:
                 self._resolved = (self._config, None)
             else:
-                resolved, _ = cache.resolved_config(self.client, self.owner, self.repo)
+                resolved, _ = cache.resolved_config(self.client, self.owner, self.repo, self._default_sha)
                 self._resolved = (resolved.config if resolved.ok else None, resolved)
 
     @property
@@ -308,7 +310,7 @@ class MergeEngine:
             runs: list[dict[str, Any]] = []
             snap = facts
         else:
-            snap, runs = fetch_snapshot(self.client, self.owner, self.repo, pr, policy, source)
+            snap, runs = fetch_snapshot(self.client, self.owner, self.repo, pr, policy, source, fresh=fresh)
             decision = decide(snap, policy)
             if not fresh and decision.action in ("merge", "update"):
                 # About to act: never on a webhook's copy. Fetch the pull request again; its gates were
@@ -394,7 +396,7 @@ class MergeEngine:
 
         number = snap.number
         self.queue.set_state(self.key, number, MERGED, self.clock(), last_action="merged", head_sha=snap.head_sha)
-        cache.after_merge(self.owner, self.repo, snap.head_sha)
+        cache.after_merge(self.owner, self.repo, snap.head_sha, snap.base_sha, merge_sha)
         short = (merge_sha or "")[:7]
         self._publish(decision, Standing("merged", f"Merged{' as ' + short if short else ''}",
                                          f"Merged with the head `{snap.head_sha[:12]}` whose gates passed."), runs)
@@ -541,7 +543,9 @@ def publish_known(client: Any, owner: str, repo: str, spec: CheckRunSpec, runs: 
             and existing.get("status") == spec.status:
         return
     base = f"/repos/{_q(owner)}/{_q(repo)}/check-runs"
-    if existing is not None and existing.get("status") != "completed":
+    if existing is not None and not spec.annotations:
+        # Without annotations a run can be edited in place, completed or not (PATCH would append
+        # annotations, which is why trunkline.checks.publish creates a new run for those).
         client.request_json("PATCH", f"{base}/{existing['id']}", input=fields)
     else:
         client.request_json("POST", base, input={"name": spec.name, "head_sha": spec.head_sha, **fields})
@@ -551,8 +555,10 @@ def publish_known(client: Any, owner: str, repo: str, spec: CheckRunSpec, runs: 
 
 def _engine(ctx_or_client: Any, store: Any, owner: str, repo: str, config: Any) -> MergeEngine:
     logger = getattr(ctx_or_client, "log", None)
+    payload = getattr(ctx_or_client, "payload", None)
     return MergeEngine(client_of(ctx_or_client), store if store is not None else default_store(), owner, repo,
-                       config=config, log_=logger)
+                       config=config, default_sha=cache.default_sha_hint(payload) if payload is not None else None,
+                       log_=logger)
 
 
 def request_merge(ctx_or_client: Any, store: Any, owner: str, repo: str, number: int, requested_by: str,
@@ -640,7 +646,7 @@ def after_own_check(ctx: Any, head_sha: str, *, store: Any = None) -> list[Merge
     numbers = {row.number: None for row in MergeQueueRepo(store).by_head(repo_key(owner, repo), head_sha)}
     pull = getattr(ctx.payload, "pull_request", None)
     if pull is not None and getattr(pull.head, "sha", None) == head_sha and int(pull.number) not in numbers:
-        resolved, _ = cache.resolved_config(client_of(ctx), owner, repo)
+        resolved, _ = cache.resolved_config(client_of(ctx), owner, repo, cache.default_sha_hint(ctx.payload))
         merge = resolved.config.merge if resolved.ok and resolved.config is not None else None
         label = merge.label if merge is not None else Policy().label
         if label in pull.label_names or rule_matches(getattr(merge, "rules", ()), pull.user.login, pull.head.ref):
