@@ -10,7 +10,8 @@ Tiers (the phases schemathesis runs):
 ``--baseline FILE`` is schemathesis' own baseline (``schemathesis run --baseline``): failures recorded
 in the file pass, new ones fail the run, so a service with known problems can adopt contract tests
 without fixing everything first and can never get worse. When the file does not exist yet, the run
-records the failures it finds into it. ``--update-baseline`` folds a run's new failures in.
+records the failures it finds into it (and still fails, so accepting them takes a second, deliberate
+run). ``--update-baseline`` folds a run's new failures in; a plain run never edits the file.
 
 The service is either given (``--url`` / ``tests.url``) or started with ``tests.command`` and waited
 for; a started service is stopped afterwards (its whole process group).
@@ -182,7 +183,11 @@ def run(plan: TestPlan, root: Path, *, stdout: int | None = None) -> int:
         if plan.start_command:
             proc = start_service(plan.start_command, root, root / ".trunkline" / "contract-test-service.log")
             wait_until_up(plan.url, plan.ready_timeout, proc)
-        completed = subprocess.run(plan.command(), cwd=root, env=plan.env(), stdout=stdout, check=False)
+        # schemathesis keeps a crash cache in ./.schemathesis; run it under .trunkline (git-ignored) so a
+        # checkout stays clean. It still finds a schemathesis.toml in the repository (searched upwards).
+        workdir = root / ".trunkline" / "contract-tests"
+        workdir.mkdir(parents=True, exist_ok=True)
+        completed = subprocess.run(plan.command(), cwd=workdir, env=plan.env(), stdout=stdout, check=False)
         return completed.returncode
     finally:
         if proc is not None:
