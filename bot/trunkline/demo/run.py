@@ -142,13 +142,75 @@ def chapter_commands(run: DemoRun) -> None:
                released and body.count("\n- ") == 1, result_line(body))
 
 
+WIDGETS_API = """\
+openapi: 3.1.0
+info: {title: Widgets, version: 1.0.0}
+paths:
+  /widgets/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+      responses:
+        "200":
+          description: The widget.
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Widget"}
+components:
+  schemas:
+    Widget:
+      type: object
+      required: [id, name, colour]
+      properties:
+        id: {type: integer}
+        name: {type: string}
+        colour: {type: string}
+"""
+CONTRACTS_CONFIG = """\
+contracts:
+  sources:
+    - path: api/openapi.yaml
+      targets:
+        - {language: python, output: widgets/api.py}
+"""
+
+
+def chapter_contracts(run: DemoRun) -> None:
+    from trunkline.config import parse_config
+    from trunkline.contracts.generate import generate
+
+    sb, h = run.sandbox, run.harness
+    config = GOOD_CONFIG + CONTRACTS_CONFIG
+
+    def models(contract: str) -> str:  # `trunkline contracts generate`, for real
+        root = h.root / f"contracts-{len(contract)}"
+        (root / "api").mkdir(parents=True, exist_ok=True)
+        (root / "api/openapi.yaml").write_text(contract)
+        generate(root, parse_config(config).config)
+        return (root / "widgets/api.py").read_text()
+
+    run.step("acme adds an OpenAPI contract, its generated pydantic models and a `contracts:` section")
+    sb.push(REPO, "main", {".github/trunkline.yml": config, "api/openapi.yaml": WIDGETS_API,
+                           "widgets/api.py": models(WIDGETS_API)}, "Add the widgets API contract", as_user="acme")
+    run.step("dev opens a pull request that drops `colour` from the Widget response (models regenerated)")
+    breaking = WIDGETS_API.replace("[id, name, colour]", "[id, name]").replace("        colour: {type: string}\n", "")
+    sha = sb.push(REPO, "drop-colour", {"api/openapi.yaml": breaking, "widgets/api.py": models(breaking)},
+                  "Drop colour", as_user="dev")
+    number = sb.open_pr(REPO, head="drop-colour", title="Drop colour from widgets", as_user="dev")
+    check = h.wait_for_check(REPO, sha, "trunkline/contracts", timeout=30)
+    note = next((a for a in check.annotations if "response-required-property-removed" in a.get("title", "")), {})
+    where = f"{note.get('path')}:{note.get('start_line')}" if note else "no annotation"
+    run.record(f"PR #{number}: trunkline/contracts → {check.conclusion}, {note.get('title', '')} at {where}",
+               check.conclusion == "failure" and bool(note), note.get("message", ""))
+
+
 def _head_of_pr(run: DemoRun, number: int) -> str:
     repo = run.sandbox.repo(REPO)
     return repo.pulls[number].head_sha
 
 
 CHAPTERS: list[Callable[[DemoRun], None]] = [chapter_setup, chapter_config_check, chapter_reliability,
-                                            chapter_commands]
+                                            chapter_commands, chapter_contracts]
 
 
 def run_demo(root: Path | None = None, console: Console | None = None) -> int:
