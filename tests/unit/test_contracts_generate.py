@@ -425,3 +425,15 @@ def test_in_process_generation_matches_the_datamodel_codegen_command(tmp_path: P
     subprocess.run([sys.executable, "-m", "datamodel_code_generator", "--input", str(src), "--input-file-type",
                     "asyncapi", "--output", str(out), "--ignore-pyproject", *recipe.args], check=True, cwd=tmp_path)
     assert ours == tools._normalise(tools._DMCG_BANNER.sub("", out.read_text(), count=1))
+
+
+def test_remote_and_missing_refs_are_refused_before_any_generator_runs(repo: Path, monkeypatch) -> None:
+    monkeypatch.setattr(gen, "generate_body", lambda *a, **k: pytest.fail("a generator ran"))
+    pets = repo / "api/pets.yaml"
+    pets.write_text(PETS.replace('{$ref: "#/components/schemas/Pet"}', '{$ref: "https://example.com/pet.json"}'))
+    report = gen.generate(repo, contracts(), only=["app/models.py"])
+    assert report.errors == ["app/models.py: api/pets.yaml refers to https://example.com/pet.json; remote $refs are "
+                             "not supported (vendor the file into the repository and refer to it relatively)"]
+    pets.write_text(PETS.replace('{$ref: "#/components/schemas/Pet"}', '{$ref: "gone.yaml"}'))
+    [error] = gen.generate(repo, contracts(), only=["app/models.py"]).errors
+    assert "refers to missing file(s): api/gone.yaml" in error

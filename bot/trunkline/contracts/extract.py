@@ -52,6 +52,13 @@ def relative_refs(content: bytes | str, referrer: str) -> list[str]:
     return sorted(found)
 
 
+def remote_refs(content: bytes | str) -> list[str]:
+    """``$ref`` values that point at URLs (generators would fetch them; Trunkline refuses to)."""
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    return sorted({m.group(1) for m in _REF.finditer(text)
+                   if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", m.group(1) or "")})
+
+
 def type_name(raw: str) -> str:
     """A PascalCase identifier from a message or schema name (``user.signed-up`` -> ``UserSignedUp``)."""
     parts = [p for p in _NAME.split(raw) if p]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trunkline.contracts.config import ContractsSection, SourceConfig, TargetConfig, contracts_of, source_kind
-from trunkline.contracts.extract import relative_refs
+from trunkline.contracts.extract import relative_refs, remote_refs
 from trunkline.contracts.tools import GeneratorFailed, ToolMissing, generate_body, node_prefix_for, recipe_for
 
 #: read(repo-relative path) -> the file's bytes, or None when it does not exist
@@ -246,6 +246,14 @@ def expected_text(root: Path, source: SourceConfig, target: TargetConfig, digest
     """What ``target``'s file should contain (runs its generator)."""
     if digest.sha256 is None:
         raise GeneratorFailed(f"{source.path} does not exist")
+    read = local_reader(root)
+    for path in (source.path, *digest.refs):
+        urls = remote_refs(read(path) or b"")
+        if urls:  # generators would download them: generation must depend on the repository only
+            raise GeneratorFailed(f"{path} refers to {', '.join(urls)}; remote $refs are not supported "
+                                  "(vendor the file into the repository and refer to it relatively)")
+    if digest.missing_refs:
+        raise GeneratorFailed(f"{source.path} refers to missing file(s): {', '.join(digest.missing_refs)}")
     kind = source_kind(source, digest.content)
     recipe = recipe_for(target.language, kind, target.options)
     generated = generate_body(root / source.path, recipe, node_prefix=node_prefix_for(root))

@@ -159,8 +159,9 @@ def _python(src: Path, recipe: Recipe) -> Generated:
 
     with _PYTHON_LOCK, tempfile.TemporaryDirectory(prefix="trunkline-gen-") as tmp:
         out = Path(tmp) / "models.py"
+        # never a project config, never the network (a contract's remote $ref is an error, not a fetch)
         argv = ["--input", str(src), "--input-file-type", recipe.kind, "--output", str(out), "--ignore-pyproject",
-                *recipe.args, *option_args(recipe.options)]
+                "--no-allow-remote-refs", *recipe.args, *option_args(recipe.options)]
         messages = io.StringIO()
         try:
             with contextlib.redirect_stderr(messages), contextlib.redirect_stdout(messages):
