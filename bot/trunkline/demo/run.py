@@ -204,13 +204,70 @@ def chapter_contracts(run: DemoRun) -> None:
                check.conclusion == "failure" and bool(note), note.get("message", ""))
 
 
+def chapter_automerge(run: DemoRun) -> None:
+    sb, h = run.sandbox, run.harness
+    repo = sb.repo(REPO)
+
+    def pull(number: int):  # noqa: ANN202 - sandbox Pull
+        with sb.world.lock:
+            return repo.pulls[number]
+
+    def merge_title(sha: str, fragment: str) -> str:
+        def found() -> str | None:
+            runs = sorted(h.check_runs(REPO, sha, "trunkline/merge"), key=lambda r: r.id)
+            title = runs[-1].output.get("title", "") if runs else ""
+            return title if fragment in title else None
+        return h.wait_for(found, 30, what=f"trunkline/merge '{fragment}' on {sha[:7]}")
+
+    run.step("acme protects main (check `ci` required, branches up to date); dev comments `/merge` on PR #1, "
+             "which is behind main")
+    sb.protect(REPO, required_checks=["ci"], strict=True)
+    old_head = pull(1).head_sha
+    sb.comment(REPO, 1, "/merge", as_user="dev")
+    new_head = h.wait_for(lambda: pull(1).head_sha if pull(1).head_sha != old_head else None, 30,
+                          what="PR #1 updated with main")
+    title = merge_title(new_head, "Waiting")
+    run.record(f"PR #1: branch updated with main ({old_head[:7]} → {new_head[:7]}); trunkline/merge: {title}",
+               True, "the old head is never merged: its gates did not run against the new base")
+    sb.ci(REPO, new_head, "ci", "success")
+    h.wait_for(lambda: pull(1).merged, 30, what="PR #1 merged")
+    run.record(f"CI green on {new_head[:7]} → merged as {pull(1).merge_commit_sha[:7]}; "
+               f"trunkline/merge: {merge_title(new_head, 'Merged')}", True)
+
+    run.step("dev labels a PR `auto-merge`; CI goes green, and a push lands while the merge request is in flight")
+    sha = sb.push(REPO, "feature/mul", {"widgets/mul.py": "def mul(a, b):\n    return a * b\n"}, "Add mul()",
+                  as_user="dev")
+    number = sb.open_pr(REPO, head="feature/mul", title="Add mul()", as_user="dev")
+    sb.label(REPO, number, "auto-merge", as_user="dev")
+    merge_title(sha, "Waiting: check `ci`")
+    fault = sb.inject("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", None, times=1, latency=1.0)
+    sb.ci(REPO, sha, "ci", "success")
+    h.wait_for(lambda: fault.times == 0, 30, what="merge request in flight")
+    untested = sb.push(REPO, "feature/mul", {"widgets/mul.py": "def mul(a, b):\n    return a * b  # untested\n"},
+                       "Tweak mul()", as_user="dev")
+    title = merge_title(untested, "Waiting: check `ci`")
+    refused = [e.status for e in sb.request_log if e.method == "PUT" and e.path.endswith(f"/pulls/{number}/merge")]
+    run.record(f"PR #{number}: merge with sha={sha[:7]} answered {refused[:1]} (head moved); {untested[:7]} not "
+               f"merged — trunkline/merge: {title}", refused[:1] == [409] and not pull(number).merged)
+    sb.ci(REPO, untested, "ci", "success")
+    h.wait_for(lambda: pull(number).merged, 30, what=f"PR #{number} merged")
+    h.wait_for(lambda: "feature/mul" not in _branches(run), 30, what="head branch deleted")
+    run.record(f"CI green on {untested[:7]} → PR #{number} merged, its head branch deleted", True)
+
+
+def _branches(run: DemoRun) -> set[str]:
+    from trunkline.sandbox import git
+
+    return set(git.branches(run.sandbox.repo(REPO)))
+
+
 def _head_of_pr(run: DemoRun, number: int) -> str:
     repo = run.sandbox.repo(REPO)
     return repo.pulls[number].head_sha
 
 
 CHAPTERS: list[Callable[[DemoRun], None]] = [chapter_setup, chapter_config_check, chapter_reliability,
-                                            chapter_commands, chapter_contracts]
+                                            chapter_commands, chapter_contracts, chapter_automerge]
 
 
 def run_demo(root: Path | None = None, console: Console | None = None) -> int:
