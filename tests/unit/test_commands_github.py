@@ -356,3 +356,86 @@ def test_isolated_runner_uses_the_real_engine_in_a_child_process(tmp_path: Path)
     assert str(info.value).strip()
     with pytest.raises(generate_module.EngineFailed, match="took longer than"):
         generate_module.isolated(tmp_path, config, timeout=0.01)
+
+
+# ---------------------------------------------------------------------------------------- never read the bot's host
+
+@pytest.mark.parametrize(("ref", "bad"), [
+    ("#/components/schemas/A", False), ("other.yaml#/A", False), ("sub/x.yaml", False), ("./x.yaml", False),
+    ("sub/../x.yaml", False), ("../x.yaml", False), ("../../x.yaml", True), ("sub/../../../x.yaml", True),
+    ("/etc/passwd", True),
+    ("http://169.254.169.254/latest", True), ("file:///etc/passwd#/x", True), ("C:\\x.yaml", True),
+    ("~/.ssh/id_rsa", True),
+])
+def test_ref_problem(ref: str, bad: bool) -> None:
+    assert (generate_module.ref_problem("contracts/api.yaml", ref) is not None) is bad
+
+
+def test_unsafe_refs_follow_references(tmp_path: Path) -> None:
+    (tmp_path / "contracts/schemas").mkdir(parents=True)
+    (tmp_path / "contracts/api.yaml").write_text(
+        "components:\n  schemas:\n    A: {$ref: 'schemas/a.yaml#/A'}\n    B: {$ref: '#/components/schemas/A'}\n")
+    (tmp_path / "contracts/schemas/a.yaml").write_text("A:\n  $ref: '../../../secret.yaml#/S'\n")
+    assert generate_module.unsafe_refs(tmp_path, ["contracts/api.yaml"]) == [
+        "`contracts/schemas/a.yaml` refers to `../../../secret.yaml`, outside the repository"]
+    (tmp_path / "contracts/schemas/a.yaml").write_text("A: {type: object}\n")
+    assert generate_module.unsafe_refs(tmp_path, ["contracts/api.yaml", "missing.yaml"]) == []
+
+
+def test_generate_refuses_contracts_that_reach_outside(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.sb.push(REPO, "evil", {"contracts/api.yaml": "components:\n  schemas:\n    S: {$ref: '/tmp/x.yaml#/S'}\n"},
+                  "exfiltrate", as_user="dev")
+    number = world.sb.open_pr(REPO, head="evil", title="Evil", as_user="dev")
+    called: list[Path] = []
+    outcome = run_generate(world, number, lambda root, config: called.append(root), monkeypatch)
+    assert (outcome.status, called) == ("refused", [])
+    assert "refer to files outside the repository" in outcome.message
+    assert "`contracts/api.yaml` refers to `/tmp/x.yaml`" in outcome.details
+
+
+def test_links_out_of_the_repository_are_not_copied_and_stay_untouched(world: World, tmp_path: Path) -> None:
+    from github.InputGitTreeElement import InputGitTreeElement
+
+    _, head = open_pr(world)
+    repo = world.repository
+    parent = repo.get_git_commit(head)
+    tree = repo.create_git_tree([InputGitTreeElement("evil", "120000", "blob", content="/etc/passwd"),
+                                 InputGitTreeElement("good", "120000", "blob", content="README.md")],
+                                parent.tree)
+    commit = repo.create_git_commit("links", tree, [parent])
+    ref = repo.get_git_ref("heads/feature")
+    assert ref.object.sha == head  # (completes the lazy object: its url becomes .../git/refs/...)
+    ref.edit(commit.sha)
+    root = tmp_path / "copy"
+    root.mkdir()
+    base_tree, before = gitdata.fetch_tree(repo, commit.sha, root)
+    assert "evil" not in before and not os.path.lexists(root / "evil")
+    assert before["good"].mode == "120000" and os.readlink(root / "good") == "README.md"
+    (root / "README.md").write_text("changed\n")
+    changes = tree_changes(before, gitdata.read_worktree(root))
+    assert [c.path for c in changes] == ["README.md"]
+    new_sha = gitdata.push_commit(repo, "feature", commit.sha, base_tree, changes, "m")
+    with world.sb.world.lock:
+        entry = sandbox_git.entry_at(world.sb.repo(REPO), new_sha, "evil")
+        assert entry is not None and entry.mode == "120000"
+
+
+@pytest.mark.parametrize(("path", "link", "inside"), [
+    ("a/b", "c", True), ("a/b", "../c", True), ("a/b", "../../c", False), ("b", "/etc/passwd", False),
+    ("b", "..", False), ("a/b", "..", True), ("b", ".", True), ("b", "", False), ("b", "C:x", False),
+])
+def test_link_stays_inside(path: str, link: str, inside: bool) -> None:
+    assert gitdata.link_stays_inside(path, link) is inside
+
+
+def test_safe_path() -> None:
+    assert gitdata.safe_path("a/b.txt") and gitdata.safe_path(".github/x.yml")
+    assert not any(gitdata.safe_path(p) for p in ("", "/etc", "a/../b", ".git/config", "a//b", "./a"))
+
+
+def test_child_env_drops_credentials() -> None:
+    env = generate_module.child_env({"PATH": "/bin", "HOME": "/h", "TRUNKLINE_PRIVATE_KEY": "k",
+                                     "TRUNKLINE_PRIVATE_KEY_PATH": "/k.pem", "TRUNKLINE_WEBHOOK_SECRET": "s",
+                                     "TRUNKLINE_NODE_PREFIX": "/n", "TRUNKLINE_DATABASE_URL": "postgres://",
+                                     "GITHUB_TOKEN": "t", "AWS_SECRET_ACCESS_KEY": "a", "LANG": "C"})
+    assert env == {"PATH": "/bin", "HOME": "/h", "TRUNKLINE_NODE_PREFIX": "/n", "LANG": "C"}

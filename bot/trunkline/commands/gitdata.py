@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import posixpath
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,10 +87,25 @@ def tree_changes(before: Mapping[str, Entry], after: Mapping[str, tuple[str, byt
     return changes
 
 
+def safe_path(path: str) -> bool:
+    """A repository path that stays inside the copy (no absolute paths, ``..`` or ``.git``)."""
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..", ".git") for p in parts)
+
+
+def link_stays_inside(path: str, link: str) -> bool:
+    """True when a symlink at ``path`` pointing to ``link`` resolves inside the repository."""
+    if not link or link.startswith("/") or "\\" in link or re.match(r"^[A-Za-z]:", link):
+        return False
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+    return resolved != ".." and not resolved.startswith("../")
+
+
 def fetch_tree(repository: Any, commit_sha: str, dest: Path, *, max_files: int = MAX_FILES,
                max_bytes: int = MAX_BYTES) -> tuple[Any, dict[str, Entry]]:
     """Write the files of ``commit_sha`` under ``dest``; returns (its root ``GitTree``, path -> Entry).
-    Submodules are left out (they stay untouched in the pushed tree)."""
+    Submodules, and symlinks that point outside the repository, are left out of the copy (and so stay
+    untouched in the pushed tree)."""
     tree = repository.get_git_tree(commit_sha, recursive=True)
     if (tree.raw_data or {}).get("truncated"):
         raise TooLarge("the repository tree is too large for GitHub to list in one response")
@@ -99,11 +116,18 @@ def fetch_tree(repository: Any, commit_sha: str, dest: Path, *, max_files: int =
                        f"{max_bytes // 1024} KiB copied through the API")
     entries: dict[str, Entry] = {}
     for element in blobs:
+        if not safe_path(element.path):
+            continue  # never written, never compared: such an entry stays as it is in the pushed tree
         data = base64.b64decode(repository.get_git_blob(element.sha).content or "")
         target = dest / element.path
         target.parent.mkdir(parents=True, exist_ok=True)
         if element.mode == MODE_LINK:
-            os.symlink(data.decode(), target)
+            link = data.decode("utf-8", "replace")
+            if not link_stays_inside(element.path, link):
+                # A link out of the copy would let an engine read the bot's own files. Leave it out of
+                # the copy and out of the comparison, so it stays untouched in the pushed tree.
+                continue
+            os.symlink(link, target)
         else:
             target.write_bytes(data)
             if element.mode == MODE_EXEC:

@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from trunkline.commands.builtin._merge_api import reevaluate
 from trunkline.commands.feedback import inline_code
@@ -48,7 +51,7 @@ def isolated(root: Path, config: TrunklineConfig, timeout: float = ENGINE_TIMEOU
     try:
         proc = subprocess.run([sys.executable, "-m", "trunkline.commands.builtin._generate_child", str(root)],
                               input=config.model_dump_json(), capture_output=True, text=True, timeout=timeout,
-                              check=False, cwd=root)
+                              check=False, cwd=root, env=child_env(os.environ))
     except subprocess.TimeoutExpired as exc:
         raise EngineFailed(f"code generation took longer than {timeout:.0f} s and was stopped") from exc
     lines = proc.stdout.strip().splitlines()
@@ -62,6 +65,14 @@ def isolated(root: Path, config: TrunklineConfig, timeout: float = ENGINE_TIMEOU
                        f"{proc.stderr.strip()[-2000:]}")
 
 
+def child_env(environ: Any) -> dict[str, str]:
+    """The generator's environment: the bot's, without its credentials (the App key, webhook secret,
+    database URLs or any token) — the generator works on files a pull request controls."""
+    secret = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|DATABASE_URL|QUEUE_URL)", re.IGNORECASE)
+    return {k: v for k, v in environ.items()
+            if not secret.search(k) and (not k.startswith("TRUNKLINE_") or k == "TRUNKLINE_NODE_PREFIX")}
+
+
 #: How the engine is run; tests substitute an in-process stand-in.
 RUNNER: Callable[[Path, TrunklineConfig], None] = isolated
 
@@ -72,6 +83,65 @@ def code_block(text: str, limit: int = 4000) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}\n{text}\n{fence}"
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+MAX_REF_FILES = 200
+
+
+def ref_problem(file: str, ref: str) -> str | None:
+    """Why a ``$ref`` in ``file`` (repository-relative) must not be followed by the bot, or None.
+    Only references inside the repository are allowed: no URLs (the bot would fetch them), no
+    absolute paths and no ``..`` out of the repository (the bot would read its own host's files)."""
+    target = ref.split("#", 1)[0]
+    if not target:
+        return None
+    if _SCHEME.match(target) or target.startswith(("/", "~")) or "\\" in target:
+        return f"`{file}` refers to `{target}`, outside the repository"
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(file), target))
+    if resolved == ".." or resolved.startswith("../"):
+        return f"`{file}` refers to `{target}`, outside the repository"
+    return None
+
+
+def _refs(node: Any) -> list[str]:
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str):
+                found.append(ref)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def unsafe_refs(root: Path, sources: list[str]) -> list[str]:
+    """Problems with the ``$ref``s reachable from the contract ``sources`` in the copy at ``root``."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    problems: list[str] = []
+    queue, seen = list(sources), set()
+    while queue and len(seen) < MAX_REF_FILES:
+        file = queue.pop(0)
+        if file in seen or not (root / file).is_file():
+            continue
+        seen.add(file)
+        try:
+            data = yaml.load((root / file).read_text(encoding="utf-8", errors="replace"))
+        except Exception:  # noqa: BLE001 - not ours to report: the engine says what is wrong with it
+            continue
+        for ref in _refs(data):
+            problem = ref_problem(file, ref)
+            if problem:
+                problems.append(problem)
+            elif ref.split("#", 1)[0]:
+                queue.append(posixpath.normpath(posixpath.join(posixpath.dirname(file), ref.split("#", 1)[0])))
+    return sorted(set(problems))
 
 
 def same_repository(head_repo_id: int | None, base_repo_id: int | None) -> bool:
@@ -106,6 +176,10 @@ def generate(inv: Invocation) -> Outcome:
             tree, before = fetch_tree(repository, head_sha, root)
         except TooLarge as exc:
             return refused(f"the repository is too large to regenerate through the API ({exc}).")
+        problems = unsafe_refs(root, [getattr(src, "path", src) for src in getattr(contracts, "sources", None) or []])
+        if problems:
+            return refused("the contracts refer to files outside the repository, which the bot does not read; "
+                           "nothing was generated.", details="\n".join(f"- {p}" for p in problems))
         try:
             RUNNER(root, session.config)
         except Exception as exc:  # the engine's message is what the person needs to see
