@@ -253,6 +253,9 @@ def main() -> int:
         "bench": "ingest", "n": args.n, "concurrency": args.concurrency,
         "throughput_per_s": round(throughput, 1), "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
         "lost": lost, "goals": GOALS, "pass": ok,
+        # context for comparing runs on a shared machine
+        "processes": args.processes, "workers": args.workers,
+        "server_cpu_us_per_delivery": round(server_cpu / sent * 1e6), "load_avg_1m": round(os.getloadavg()[0], 2),
     }))
     return 0
 
