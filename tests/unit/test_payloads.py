@@ -261,3 +261,19 @@ def test_suite_completed_by_our_runs_is_own() -> None:
 def test_other_events_are_not_own_by_app_id_alone() -> None:
     push = example("push", "payload.json")
     assert not is_own_event(push, "trunkline[bot]", 29310)
+
+
+def test_new_code_our_bot_pushed_or_opened_is_still_gated() -> None:
+    # update-branch, /generate and agent runs make our bot the sender of these; gates must run on them.
+    for event, name in (("pull_request", "synchronize.payload.json"), ("pull_request", "opened.payload.json"),
+                        ("pull_request", "reopened.payload.json"), ("push", "payload.json")):
+        path = EXAMPLES / event / name
+        if not path.exists():
+            path = sorted((EXAMPLES / event).glob("*.json"))[0]
+        payload = parse_payload(event, load(path))
+        assert payload.sender_login
+        assert not is_own_event(payload, payload.sender_login, 1), (event, name)
+    # ...while what our bot says or labels stays ours (reacting to it would loop)
+    for event, name in (("pull_request", "labeled.payload.json"), ("issues", "labeled.payload.json")):
+        payload = example(event, name)
+        assert is_own_event(payload, payload.sender_login, 1), (event, name)

@@ -96,12 +96,22 @@ class Context:
         return self._config
 
 
+# New code that Trunkline itself pushed (update-branch, /generate, agent runs, ratchet floor commits)
+# must still go through the gates, so these events are handled even when our bot sent them. None of
+# them can loop: gates answer with check runs, which are ours and dropped.
+NEW_CODE_EVENTS = frozenset({("pull_request", "opened"), ("pull_request", "synchronize"),
+                             ("pull_request", "reopened"), ("pull_request", "ready_for_review"),
+                             ("push", None)})
+
+
 def is_own_event(payload: BaseEventPayload, bot_login: str | None, app_id: int | None) -> bool:
-    """True for events Trunkline caused: sent by our bot user, or check runs/suites of our App that
-    GitHub announces because we created/completed them. Handling those would loop."""
+    """True for events Trunkline caused and must not react to: sent by our bot user (comments, labels,
+    reviews — reacting would loop), or check runs/suites of our App that GitHub announces because we
+    created/completed them. New code our bot pushed or opened (``NEW_CODE_EVENTS``) is not "own": it
+    has to be gated like anyone else's."""
     sender = payload.sender_login
     if bot_login and sender and sender.lower() == bot_login.lower():
-        return True
+        return (payload.event, payload.action) not in NEW_CODE_EVENTS
     if app_id is None:
         return False
     if isinstance(payload, CheckRunEvent):
