@@ -208,3 +208,33 @@ def test_pool_stop_is_prompt_when_idle(parts) -> None:
     t0 = time.monotonic()
     pool.stop()
     assert time.monotonic() - t0 < 2.0
+
+
+def test_latency_gc_runs_full_collections_only_when_idle() -> None:
+    import gc
+
+    from trunkline.jobs.service import LatencyGC
+
+    busy = {"now": True}
+    full: list[float] = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            full.append(time.monotonic())
+
+    saved = gc.get_threshold()
+    collector = LatencyGC(lambda window=1.0: busy["now"], idle_interval=0.0, max_interval=60.0)
+    collector.start()
+    gc.callbacks.append(watch)
+    try:
+        assert gc.get_threshold()[2] >= 10**9 and gc.get_freeze_count() > 0
+        full.clear()
+        time.sleep(2.5)
+        assert full == []  # busy: no full collection
+        busy["now"] = False
+        wait_for(lambda: len(full) >= 1, 5)  # idle: it runs one
+    finally:
+        gc.callbacks.remove(watch)
+        collector.stop()
+        gc.unfreeze()
+    assert gc.get_threshold() == saved
