@@ -112,3 +112,14 @@ def test_relative_refs_are_read_from_the_same_commit() -> None:
     assert result.status == COMPARED  # the main file is byte-identical; the referenced one changed
     assert {f.id for f in result.findings} == {"response-property-became-optional"}
     assert {f.source.file for f in result.findings} == {"api/pet.yaml"}
+
+
+def test_an_engine_crash_still_gives_a_failing_check(monkeypatch) -> None:
+    import trunkline.contracts.diff as engine
+
+    def crash(*_a, **_k):
+        raise RecursionError("deep")
+    monkeypatch.setattr(engine, "diff", crash)
+    data, spec = check(PETS, DROP_NAME)
+    assert data.results[0].status == "error" and spec.conclusion == "failure"
+    assert "the diff engine failed on this contract (RecursionError: deep)" in spec.summary

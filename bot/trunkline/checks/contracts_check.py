@@ -219,6 +219,9 @@ def compare_source(source: SourceConfig, breaking: BreakingSection, read_base: R
         policy = diff_policy(breaking, source.path)
     except (ContractError, ValueError) as exc:
         return SourceResult(source.path, ERROR, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - an engine bug must still end in a check run, not a retry loop
+        return SourceResult(source.path, ERROR, error=f"the diff engine failed on this contract "
+                                                      f"({type(exc).__name__}: {exc}); please report it")
     ignored = []
     for f in findings:
         entry = next((e for e in policy.ignore if e.matches(f)), None)
