@@ -33,6 +33,8 @@ _FRAME = re.compile(r"^(?P<file>[^\s:<>\"'][^:\n<>\"]*?\.py):(?P<line>\d+)(?::|$
 
 @dataclass(frozen=True)
 class TestCase:
+    __test__ = False  # not a pytest test class
+
     name: str
     classname: str = ""
     outcome: str = PASSED  # passed | failed | error | skipped

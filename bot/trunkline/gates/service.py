@@ -88,6 +88,7 @@ SWEEP_EVERY = 30.0
 MONITOR_TICK = 0.5
 ACTIONS_QUEUE_GRACE = 900.0  # a dispatched run may wait this long for a runner on top of its budget
 PUBLISH_ATTEMPTS = 3
+SHUTDOWN = "the Trunkline worker stopped; comment `/retest` to run it again"
 ORPHANED = ("the Trunkline worker running this tier stopped (restart or crash) before it finished; "
             "comment `/retest` or `/verify` to run it again")
 
@@ -277,6 +278,15 @@ class GateService:
                                                      daemon=True)
                     self._monitor.start()
 
+    def stop_running(self) -> None:
+        """The process is exiting: stop every local tier it runs (each completes ``cancelled``)."""
+        self._stop.set()
+        with self.lock:
+            live = list(self.live.values())
+        for item in live:
+            if item.token is not None:
+                item.token.cancel(SHUTDOWN)
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop the monitor; running local tiers are stopped (their processes killed)."""
         self._stop.set()
@@ -284,7 +294,7 @@ class GateService:
             live = list(self.live.values())
         for item in live:
             if item.token is not None:
-                item.token.cancel("the Trunkline worker is shutting down")
+                item.token.cancel(SHUTDOWN)
         self.pool.shutdown(wait=wait, cancel_futures=True)
         if self._monitor is not None:
             self._monitor.join(5)
@@ -640,7 +650,23 @@ def get_service() -> GateService:
                                    concurrency=int(_env_float("TRUNKLINE_GATES_CONCURRENCY", 2)),
                                    poll_interval=_env_float("TRUNKLINE_GATES_POLL_SECONDS", 15.0),
                                    grace=_env_float("TRUNKLINE_GATES_KILL_GRACE", 5.0))
+            _at_interpreter_exit(_service.stop_running)
         return _service
+
+
+def _at_interpreter_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the process exits, *before* Python joins non-daemon threads — the pool's
+    threads wait for their tiers, so without this a 30-minute tier would hold the worker's exit."""
+    register = getattr(threading, "_register_atexit", None)  # what concurrent.futures itself uses
+    if register is not None:
+        try:
+            register(callback)
+            return
+        except RuntimeError:  # already shutting down
+            pass
+    import atexit
+
+    atexit.register(callback)
 
 
 def set_service(service: GateService | None) -> None:
