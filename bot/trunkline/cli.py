@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "trunkline.sandbox.cli",
     "trunkline.demo.cli",
     "trunkline.contracts.cli",
+    "trunkline.ratchets.cli",
     "trunkline.gates.cli",
 )
 

@@ -35,6 +35,7 @@ HANDLER_MODULES = (
     "trunkline.checks.contracts_check",
     "trunkline.merge.handlers",
     "trunkline.commands.handler",
+    "trunkline.ratchets.handlers",
     "trunkline.gates.handlers",
 )
 

@@ -193,6 +193,7 @@ _SECTION: dict = {"json_schema_extra": {"default": {}}}
 
 # Sections kept in their own modules import ``Section`` from here, so they come after it.
 from trunkline.config.sections_contracts import ContractsSection  # noqa: E402
+from trunkline.config.sections_ratchets import RatchetsSection  # noqa: E402
 from trunkline.config.sections_tiers import TIERS_DESCRIPTION, Tiers  # noqa: E402
 
 
@@ -218,6 +219,9 @@ class TrunklineConfig(Section):
     )
     contracts: ContractsSection = Field(
         default_factory=ContractsSection, description=ContractsSection.__doc__, **_SECTION
+    )
+    ratchets: RatchetsSection = Field(
+        default_factory=RatchetsSection, description=RatchetsSection.__doc__, **_SECTION
     )
     tiers: Tiers = Field(default={}, json_schema_extra={"additionalProperties": False},
                          description=TIERS_DESCRIPTION)
