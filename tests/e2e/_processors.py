@@ -191,14 +191,14 @@ def start_serve(tmp: Path, env: dict[str, str], workers: int = 2, name: str = "s
     proc = Proc(["serve", "--port", str(port), "--workers", str(workers), *JOB_FLAGS], env,
                 tmp / f"{name}.log")
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _healthy(url) or not proc.alive(), 30, "serve health")
+    wait_until(lambda: _healthy(url) or not proc.alive(), 60, "serve health")
     assert proc.alive(), proc.output()
     return proc, url
 
 
 def start_worker(tmp: Path, env: dict[str, str], workers: int = 2, name: str = "worker") -> Proc:
     proc = Proc(["worker", "--workers", str(workers), *JOB_FLAGS], env, tmp / f"{name}.log")
-    wait_until(lambda: "trunkline worker ready" in proc.output() or not proc.alive(), 30, "worker ready")
+    wait_until(lambda: "trunkline worker ready" in proc.output() or not proc.alive(), 60, "worker ready")
     assert proc.alive(), proc.output()
     return proc
 

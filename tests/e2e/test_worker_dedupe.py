@@ -32,7 +32,7 @@ def test_same_delivery_100_times_is_handled_once_and_survives_restart(tmp_path: 
         assert codes == [200] * 99 + [202]
         assert all(r.json()["status"] == "duplicate" for r in responses if r.status_code == 200)
 
-        wait_until(lambda: query(effects, "SELECT count(*) FROM effects") == [(1,)], 30, "the effect")
+        wait_until(lambda: query(effects, "SELECT count(*) FROM effects") == [(1,)], 60, "the effect")
         time.sleep(1.0)  # time for any (wrong) second processing to show up
         assert query(effects, "SELECT count(*) FROM runs WHERE guid = ?", guid) == [(1,)]
         assert query(tmp_path / "data" / "trunkline.db", "SELECT count(*), max(status) FROM deliveries") == [
@@ -59,7 +59,7 @@ def test_several_serve_processes_share_the_port_and_dedupe_between_them(tmp_path
                 tmp_path / "serve-multi.log")
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _healthy(url) or not proc.alive(), 30, "serve health")
+        wait_until(lambda: _healthy(url) or not proc.alive(), 60, "serve health")
         dup = payload()
         dup_headers = signed_headers(dup, "pull_request", "same-everywhere")
         others = [(f"multi-{i}", payload(repo=f"octo/r{i % 4}")) for i in range(60)]
@@ -78,14 +78,14 @@ def test_several_serve_processes_share_the_port_and_dedupe_between_them(tmp_path
         dup_codes = sorted(codes[1::2])
         assert dup_codes == [200] * 59 + [202]
         assert codes[0::2] == [202] * 60
-        wait_until(lambda: query(effects, "SELECT count(*) FROM effects") == [(61,)], 60, "all effects")
+        wait_until(lambda: query(effects, "SELECT count(*) FROM effects") == [(61,)], 120, "all effects")
         time.sleep(0.5)
         assert query(effects, "SELECT count(*), count(DISTINCT guid) FROM runs") == [(61, 61)]
         served_by = set(query(effects, "SELECT DISTINCT pid FROM runs"))
         assert len(served_by) == 2, served_by  # both processes ran workers
     finally:
         assert proc.stop() == 0
-    wait_until(lambda: not _healthy(url), 10, "the port to close (children stopped too)")
+    wait_until(lambda: not _healthy(url), 30, "the port to close (children stopped too)")
 
 
 def _healthy(url: str) -> bool:

@@ -45,10 +45,10 @@ def test_failures_retries_and_bad_input_do_not_stop_the_worker(tmp_path: Path) -
         assert store.deliveries.insert_new(rows, time.time()) == {"garbled", "listy"}
         JobQueue.from_url(env["TRUNKLINE_QUEUE_URL"]).enqueue_many(["garbled", "listy"])
 
-        wait_until(lambda: state("flaky")[0] == "done", 30, "flaky to succeed on attempt 3")
-        wait_until(lambda: state("broken")[0] == "failed", 30, "broken to fail")
-        wait_until(lambda: state("novel")[0] == "done", 30, "unknown event handled")
-        wait_until(lambda: state("garbled")[0] == "failed" and state("listy")[0] == "failed", 30, "malformed")
+        wait_until(lambda: state("flaky")[0] == "done", 60, "flaky to succeed on attempt 3")
+        wait_until(lambda: state("broken")[0] == "failed", 60, "broken to fail")
+        wait_until(lambda: state("novel")[0] == "done", 60, "unknown event handled")
+        wait_until(lambda: state("garbled")[0] == "failed" and state("listy")[0] == "failed", 60, "malformed")
 
         assert state("flaky")[:2] == ("done", 3)
         assert "handler failure #2" in state("flaky")[2]  # the last error is kept for inspection
@@ -69,7 +69,7 @@ def test_failures_retries_and_bad_input_do_not_stop_the_worker(tmp_path: Path) -
 
         assert serve.alive()
         send("after", payload())
-        wait_until(lambda: state("after")[0] == "done", 30, "a normal delivery after all that")
+        wait_until(lambda: state("after")[0] == "done", 60, "a normal delivery after all that")
         text = httpx.get(f"{url}/metrics", timeout=30).text
         assert 'trunkline_deliveries_total{event="pull_request",outcome="retry"}' in text
         assert 'trunkline_deliveries_total{event="push",outcome="failed"} 2.0' in text

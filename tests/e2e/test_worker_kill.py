@@ -48,7 +48,7 @@ def test_sigkill_mid_handler_reruns_with_one_effect(tmp_path: Path, victim: str)
         r = httpx.post(f"{url}/webhooks/github", content=body, headers=signed_headers(body, "pull_request", guid))
         assert r.status_code == 202, r.text
 
-        wait_until(lambda: (tmp_path / f"{guid}.started").exists(), 30, "handler start")
+        wait_until(lambda: (tmp_path / f"{guid}.started").exists(), 60, "handler start")
         assert _status(tmp_path, guid) == ("running", 1)
         doomed.kill()
         assert query(effects, "SELECT count(*) FROM effects")[0][0] == 0  # killed before its effect
@@ -60,7 +60,7 @@ def test_sigkill_mid_handler_reruns_with_one_effect(tmp_path: Path, victim: str)
             serve2 = start_worker(tmp_path, env, workers=2, name="worker2")
         procs.append(serve2)
         # The lease (2 s) of the killed owner has to run out before anyone may retake it.
-        wait_until(lambda: _status(tmp_path, guid) == ("done", 2), 30, "re-run after restart")
+        wait_until(lambda: _status(tmp_path, guid) == ("done", 2), 60, "re-run after restart")
 
         runs = query(effects, "SELECT pid, attempt FROM runs WHERE guid = ? ORDER BY attempt", guid)
         assert [a for _, a in runs] == [1, 2]

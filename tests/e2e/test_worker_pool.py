@@ -90,9 +90,10 @@ def test_heartbeat_keeps_a_long_handler_from_being_retaken(parts) -> None:
 
     def slow(record) -> None:
         calls.append(record.guid)
-        time.sleep(2.0)  # > 3 leases of 0.6 s
+        time.sleep(3.0)  # 3 leases
 
-    pools = [WorkerPool(store, queue, slow, FAST, threads=2) for _ in range(2)]
+    options = WorkerOptions(lease_seconds=1.0, max_attempts=3, retry_base_delay=0.05, recovery_interval=0.3)
+    pools = [WorkerPool(store, queue, slow, options, threads=2) for _ in range(2)]
     for p in pools:
         p.start()
     try:
