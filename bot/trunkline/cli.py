@@ -2,6 +2,10 @@
 
 Each capability owns a ``cli.py`` exposing ``register(subparsers)``; this module only
 collects them, so adding a command group never edits another capability's code.
+
+Start-up matters (``trunkline serve`` is restarted by deploys and tests): when the command's
+module is known from ``FAST_PATH``, only that module is imported; ``--help`` and unknown names
+import every group.
 """
 
 from __future__ import annotations
@@ -19,13 +23,32 @@ COMMAND_MODULES = (
     "trunkline.contracts.cli",
     "trunkline.ratchets.cli",
     "trunkline.gates.cli",
+    "trunkline.mutation.cli",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# top-level command -> the module that registers it (an optimisation only: a missing entry still works)
+FAST_PATH = {
+    "config": "trunkline.config.cli",
+    "serve": "trunkline.jobs.cli",
+    "worker": "trunkline.jobs.cli",
+    "sandbox": "trunkline.sandbox.cli",
+    "demo": "trunkline.demo.cli",
+    "contracts": "trunkline.contracts.cli",
+    "ratchet": "trunkline.ratchets.cli",
+    "verify": "trunkline.gates.cli",
+    "mutation": "trunkline.mutation.cli",
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trunkline", description="Trunk-based XP pipeline bot")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    modules = COMMAND_MODULES
+    if first in FAST_PATH and FAST_PATH[first] in COMMAND_MODULES and "-h" not in (argv or [])[:1]:
+        modules = (FAST_PATH[first],)
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # capability not built yet
@@ -37,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "func", None)
     if handler is None:
