@@ -182,6 +182,13 @@ def test_bad_prs_fail_a_good_pr_passes_and_its_merge_raises_the_floor(harness: B
         "| `patch_coverage` | — | 100 % | ≥ 80 % fixed | ✅ holds |",
     ]
 
+    # `/ratchet` posts the same table (the head and base are remembered: nothing runs again)
+    comment = h.sandbox.comment(REPO, number, "/ratchet", as_user="dev")
+    reply = h.wait_for(lambda: next((c.body for c in list(h.sandbox.repo(REPO).comments.values())
+                                     if f"comment={comment} -->" in c.body), None), 60, what="the /ratchet reply")
+    assert "Ratchets hold (2 metrics); improves coverage" in reply
+    assert "| `coverage` | 87.8 % | 100 % (+12.2) | ≥ 85 % | ⬆️ floor rises to 100 after merge |" in reply
+
     merge_sha = h.sandbox.merge(REPO, number, as_user="dev")
     raised = h.wait_for(lambda: (text := file_on_main(h, BASELINE_PATH)) != BASELINE and text, timeout=120,
                         what="the floor raised on main")

@@ -91,6 +91,24 @@ def test_mutation_file_format() -> None:
     assert "non-negative integer" in m.read_mutation({**good, "survived": -1}).detail
     assert "non-negative integer" in m.read_mutation({**good, "killed": 1.5}).detail
     assert m.read_mutation({"killed": 0, "timeout": 0, "survived": 0, "no_tests": 0, "score": None}).status == "no_data"
+    nothing = {"killed": 0, "timeout": 0, "survived": 0, "no_tests": 0, "score": None, "status": "not_applicable"}
+    jsonschema.validate(nothing, m.MUTATION_SCHEMA)
+    assert m.read_mutation(nothing).status == "not_applicable"
+    assert "did not finish" in m.read_mutation({**good, "status": "incomplete"}).detail
+
+
+def test_the_mutation_runner_writes_what_the_ratchet_reads() -> None:
+    report = pytest.importorskip("trunkline.mutation.report", reason="the mutation runner is not installed")
+    results = pytest.importorskip("trunkline.mutation.results")
+    for counts, scope, status, value in [
+        (results.Counts(killed=40, timeout=2, survived=5, no_tests=3), "pr", "ok", 84.0),
+        (results.Counts(), "pr", "not_applicable", None),
+        (results.Counts(killed=3, survived=1, pending=2), "full", "no_data", None),
+    ]:
+        document = report.MutationReport(scope=scope, counts=counts, functions=[], survivors=[]).to_json()
+        jsonschema.validate(document, m.MUTATION_SCHEMA)
+        reading = m.read_mutation(json.loads(json.dumps(document)))
+        assert (reading.status, reading.value) == (status, value), (document, reading)
 
 
 @settings(max_examples=200, deadline=None)

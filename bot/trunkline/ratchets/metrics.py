@@ -29,9 +29,11 @@ Kinds and the files they read
     All four counts are required non-negative integers. ``score`` is a percentage, Stryker's
     definition: ``100 * (killed + timeout) / (killed + timeout + survived + no_tests)``, rounded to two
     decimals, or ``null`` when no mutant was tested (total 0 → no data). The reader recomputes the score
-    from the counts and refuses a file whose ``score`` disagrees by more than 0.01. Other keys are
-    allowed and ignored (e.g. ``"scope": "pr" | "sample" | "full"``, ``"total"``, per-function details).
-    :data:`MUTATION_SCHEMA` is the JSON Schema of this format.
+    from the counts and refuses a file whose ``score`` disagrees by more than 0.01. Optional ``status``:
+    ``ok`` (the default), ``not_applicable`` (nothing to mutate in scope, e.g. a pull request that
+    changes no function: passes as n/a) or ``incomplete`` (the run did not finish: no data). Other keys
+    are allowed and ignored (``"scope": "pr" | "sample" | "full"``, ``"total"``, per-function details).
+    :data:`MUTATION_SCHEMA` is the JSON Schema of this format; ``trunkline mutation`` writes it.
 
 ``latency`` (lower is better, ms)
     The 95th percentile in milliseconds, from either
@@ -80,6 +82,7 @@ MUTATION_SCHEMA: dict[str, Any] = {
         **{name: {"type": "integer", "minimum": 0} for name in MUTATION_COUNTS},
         "score": {"type": ["number", "null"], "minimum": 0, "maximum": 100,
                   "description": "100 * (killed + timeout) / (killed + timeout + survived + no_tests)"},
+        "status": {"enum": ["ok", "not_applicable", "incomplete"]},
     },
 }
 
@@ -155,6 +158,13 @@ def mutation_score(killed: int, timeout: int, survived: int, no_tests: int) -> f
 def read_mutation(data: Any) -> Reading:
     if not isinstance(data, Mapping):
         return no_data("mutation file is not a JSON object")
+    status = data.get("status", "ok")
+    if status == "not_applicable":
+        return Reading(None, "not_applicable", "nothing to mutate in scope")
+    if status == "incomplete":
+        return no_data("the mutation run did not finish (status: incomplete)")
+    if status != "ok":
+        return no_data(f"mutation file: unknown status {status!r}")
     counts: dict[str, int] = {}
     for name in MUTATION_COUNTS:
         value = data.get(name)
