@@ -158,6 +158,23 @@ def test_any_new_value_round_trips(value: float) -> None:
     assert len(changed_lines(COMMENTED, after)) <= 1
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["coverage", "patch_coverage", "p95_ms", "errors"]),
+                       st.floats(min_value=0, max_value=1e5, allow_nan=False).map(lambda v: round(v, 3)),
+                       min_size=1))
+def test_only_the_named_limits_change(raises: dict[str, float]) -> None:
+    after = apply_raises(COMMENTED, {name: (value, None) for name, value in raises.items()})
+    baseline, again = parse_baseline(COMMENTED), parse_baseline(after)
+    for spec in baseline.metrics:
+        expected = raises.get(spec.name, spec.rule.limit)
+        assert again.get(spec.name).rule.limit == pytest.approx(expected)
+        assert again.get(spec.name).rule.__dict__ | {"limit": None} == spec.rule.__dict__ | {"limit": None}
+    for old, new in changed_lines(COMMENTED, after):
+        key = old.split(":")[0].strip()
+        assert key in ("floor", "ceiling") and new.split(":")[0] == old.split(":")[0]
+        assert old.partition("#")[2] == new.partition("#")[2]  # the comment text is untouched
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("version: 1\nmetrics:\n  cov:\n    kind: coverag\n",
      ".github/trunkline-ratchets.yml:4:11: metrics.cov.kind: `kind` must be one of coverage, patch_coverage"),
