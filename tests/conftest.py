@@ -84,8 +84,29 @@ def _sandbox_fidelity_audit(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("sandbox fidelity audit failed:\n" + "\n\n".join(problems), pytrace=False)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+def _fidelity_dir() -> Path:
+    return _REPO_ROOT / ".bench" / "fidelity_parts"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist)
+        for stale in _fidelity_dir().glob("*.json"):
+            stale.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # each xdist worker (or the single process) leaves its part; the controller adds them up
     if not _TOTALS:
+        return
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    _fidelity_dir().mkdir(parents=True, exist_ok=True)
+    part = {"totals": dict(_TOTALS), "covered": sorted([list(k) for k in _COVERED])}
+    (_fidelity_dir() / f"{worker}.json").write_text(json.dumps(part))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    parts = sorted(_fidelity_dir().glob("*.json")) if _fidelity_dir().exists() else []
+    if not parts:
         return
     import tempfile
 
@@ -93,16 +114,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from trunkline.sandbox.server import create_app, list_routes
     from trunkline.sandbox.world import World
 
+    totals: Counter[str] = Counter()
+    covered: set[tuple[str, str, int]] = set()
+    for path in parts:
+        part = json.loads(path.read_text())
+        totals.update(part["totals"])
+        covered.update((m, r, int(s)) for m, r, s in part["covered"])
     with tempfile.TemporaryDirectory() as tmp:
         routes = list_routes(create_app(World(Path(tmp))))
     served = {(m, p, s) for m, p in routes for s in declared_json_statuses(m, p) if 200 <= s < 300}
-    covered_2xx = {k for k in _COVERED if 200 <= k[2] < 300}
-    figures = dict(_TOTALS)
+    covered_2xx = {k for k in covered if 200 <= k[2] < 300}
+    figures = dict(totals)
     figures["routes_served"] = len(routes)
     figures["success_schemas_declared"] = len(served)
     figures["success_schemas_validated"] = len(covered_2xx & served)
     figures["success_schema_share"] = round(len(covered_2xx & served) / len(served), 4) if served else 0.0
     out = _REPO_ROOT / ".bench" / "fidelity_suite.json"
-    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     terminalreporter.write_line(f"sandbox fidelity audit: {json.dumps(figures)}")

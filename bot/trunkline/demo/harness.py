@@ -84,7 +84,7 @@ class BotHarness:
         env.update(self.extra_env)
         return env
 
-    def start_bot(self, timeout: float = 30.0) -> None:
+    def start_bot(self, timeout: float = 90.0) -> None:
         """Start (or restart) ``trunkline serve``; returns once ``/healthz`` answers."""
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop_bot)
         self.proc = subprocess.Popen(
