@@ -31,27 +31,72 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
 
-## Tier 0 (< 60 s): lint, unit tests, generated-file drift.
+## ---- Verify tiers (each is also a tier in .github/trunkline.yml). A step whose tool or command is not
+## there yet is skipped with a line saying so; nothing is skipped silently.
+TL       := $(VENV)/bin/trunkline
+# Revision the PR tier compares with (patch coverage, contract changes, mutation on the diff).
+BASE     ?= $(shell git rev-parse -q --verify origin/main >/dev/null 2>&1 && echo origin/main || echo main)
+PATCH_COVERAGE_MIN ?= 0
+MUTATION_SAMPLE    ?= 50
+# Commands of the mutation / flaky / perf tools (issue 5); probed with --help before they run.
+MUTATION_DIFF  ?= $(TL) mutation run --base "$(BASE)" --json mutation.json
+MUTATION_NIGHT ?= $(TL) mutation run --sample $(MUTATION_SAMPLE) --json mutation.json
+MUTATION_ALL   ?= $(TL) mutation run --all --json mutation.json
+FLAKY          ?= $(TL) flaky run tests/unit
+PERF_BASE      ?= .bench/perf-base.json
+PERF_HEAD      ?= .bench/perf-head.json
+# Unit tests on every core when pytest-xdist is installed (the dev extra has it).
+XDIST    = $(shell $(PY) -c "import xdist" >/dev/null 2>&1 && echo "-n auto")
+# $(call when,PROBE,WHAT,COMMAND): run COMMAND when PROBE succeeds, else print why WHAT is skipped.
+when = if $(1) >/dev/null 2>&1; then $(3); else echo "skipped: $(2)"; fi
+
+## Tier 0 (< 60 s): lint, generated-file drift, unit tests.
 verify-fast: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
-	$(VENV)/bin/trunkline contracts generate --check
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit -x
+	$(TL) contracts generate --check
+	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) --junitxml=.trunkline/verify/junit-fast.xml tests/unit -x
 
-## Tier 1 (PR gate): every test with branch coverage, coverage report.
+## Tier 1 (PR gate): every test with branch coverage, patch coverage against $(BASE), contract changes
+## against $(BASE), mutation on the diff, ratchets.
 verify-pr: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
-	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/coverage erase
+	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider --junitxml=.trunkline/verify/junit-pr.xml
 	$(VENV)/bin/coverage json -q -o coverage.json
+	$(VENV)/bin/coverage xml -q -o coverage.xml
 	$(VENV)/bin/coverage report --skip-covered --sort=cover | tail -n 25
+	@$(call when,git rev-parse -q --verify "$(BASE)^{commit}",patch coverage: base revision '$(BASE)' not found (set BASE=),\
+	  $(VENV)/bin/diff-cover coverage.xml --compare-branch="$(BASE)" --json-report diff-cover.json \
+	    --markdown-report diff-cover.md --fail-under=$(PATCH_COVERAGE_MIN))
+	@$(call when,$(TL) contracts check --help,contract changes: 'trunkline contracts check' is not available,\
+	  $(TL) contracts check --base "$(BASE)")
+	@$(call when,$(TL) mutation --help,mutation on the diff: 'trunkline mutation' is not available yet,\
+	  $(MUTATION_DIFF))
+	@$(call when,test -f .github/trunkline-ratchets.yml -a -x $(TL),ratchets: no .github/trunkline-ratchets.yml,\
+	  $(call when,$(TL) ratchet check --help,ratchets: 'trunkline ratchet' is not available,$(TL) ratchet check))
 
-## Tier 2 (nightly): the suite plus the benchmarks with their goals.
-verify-nightly: verify-pr bench
+## Tier 2 (nightly): the sandbox end-to-end scenarios (demo + slow tests), benchmarks against their
+## goals, a mutation sample, perf regression against the last baseline, flaky-test detection.
+verify-nightly: $(STAMP)
+	$(TL) demo
+	$(PY) -m pytest -q -p no:cacheprovider -m slow tests/e2e
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@$(call when,$(TL) mutation --help,mutation sample: 'trunkline mutation' is not available yet,$(MUTATION_NIGHT))
+	@$(call when,$(TL) perf compare --help,perf regression: 'trunkline perf compare' is not available yet,\
+	  $(call when,test -f $(PERF_BASE) -a -f $(PERF_HEAD),perf regression: no $(PERF_BASE) / $(PERF_HEAD) \
+	    (pytest-benchmark JSON) to compare,$(TL) perf compare $(PERF_BASE) $(PERF_HEAD)))
+	@$(call when,$(TL) flaky --help,flaky detection: 'trunkline flaky' is not available yet,$(FLAKY))
 
-## Tier 3 (weekly): nightly plus workflow/action security scan.
-verify-weekly: verify-nightly
+## Tier 3 (weekly): load benchmarks, workflow/action security scan, dependency audit, full mutation.
+verify-weekly: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 	@files=$$(find .github/workflows actions -name '*.yml' 2>/dev/null); \
 	if [ -n "$$files" ]; then $(VENV)/bin/zizmor --offline --min-severity medium $$files; \
 	else echo "zizmor: no workflows or actions yet"; fi
+	@if [ -x $(VENV)/bin/pip-audit ]; then $(VENV)/bin/pip-audit --strict; \
+	else echo "dependency audit: pip-audit is not installed (it needs the network for vulnerability data);" \
+	  "ran 'pip check' instead: dependency consistency only, no vulnerability check"; $(PIP) check; fi
+	@$(call when,$(TL) mutation --help,full mutation: 'trunkline mutation' is not available yet,$(MUTATION_ALL))
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -6,14 +6,18 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from trunkline.ratchets.workspace import (
     BASE_BRANCH,
     MODE_EXEC,
     MODE_FILE,
     MODE_LINK,
+    WorkspaceError,
     build_repo,
     command_env,
     run_commands,
+    write_files,
 )
 
 
@@ -52,3 +56,11 @@ def test_budget_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert "budget" in result.notes[0]
     assert time.monotonic() - started < 10
     assert not (tmp_path / "done.txt").exists()
+
+
+@pytest.mark.parametrize("path", ["../escape.txt", "/etc/x", ".git/hooks/post-commit", "a/.GIT/config"])
+def test_paths_outside_the_checkout_or_into_git_are_refused(tmp_path: Path, path: str) -> None:
+    (tmp_path / "co").mkdir()
+    with pytest.raises(WorkspaceError, match="refusing path"):
+        write_files(tmp_path / "co", {path: (MODE_FILE, b"x")})
+    assert not (tmp_path / "escape.txt").exists()

@@ -81,7 +81,8 @@ def write_files(root: Path, files: Files) -> None:
             entry.unlink()
     for path, (mode, data) in files.items():
         target = root / path
-        if ".." in Path(path).parts or Path(path).is_absolute():
+        parts = Path(path).parts
+        if Path(path).is_absolute() or ".." in parts or any(p.lower() == ".git" for p in parts):
             raise WorkspaceError(f"refusing path {path!r} from the repository tree")
         target.parent.mkdir(parents=True, exist_ok=True)
         if mode == MODE_LINK:
