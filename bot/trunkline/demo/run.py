@@ -266,11 +266,12 @@ def _head_of_pr(run: DemoRun, number: int) -> str:
     return repo.pulls[number].head_sha
 
 
+from trunkline.gates.demo import chapter_gates  # noqa: E402
 from trunkline.ratchets.demo import chapter_ratchets  # noqa: E402
 
 CHAPTERS: list[Callable[[DemoRun], None]] = [chapter_setup, chapter_config_check, chapter_reliability,
                                             chapter_commands, chapter_contracts, chapter_automerge,
-                                            chapter_ratchets]
+                                            chapter_ratchets, chapter_gates]
 
 
 def run_demo(root: Path | None = None, console: Console | None = None) -> int:

@@ -48,7 +48,8 @@ def headline(result: TierResult) -> str:
     """One line: what happened, e.g. ``tier-0 failed: 2 of 40 tests failed``."""
     name, verdict, junit = result.tier, result.verdict, result.junit
     if verdict == PASSED:
-        tests = f", {junit.passed} tests passed" if junit is not None and junit.found else ""
+        tests = (f", {junit.passed} test{'s' if junit.passed != 1 else ''} passed"
+                 if junit is not None and junit.found else "")
         return f"{name} passed in {fmt_seconds(result.duration)}{tests}"
     if verdict == BUDGET:
         return f"{name}: budget exceeded ({fmt_seconds(result.budget)})"
