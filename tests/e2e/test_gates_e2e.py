@@ -96,6 +96,27 @@ def test_tier0_passes_on_a_good_pr_and_fails_with_an_annotation_on_a_failing_tes
                timeout=60, what="the re-run of tier-0")
     assert newest(h, repo, bad, "trunkline/tier-0").conclusion == "failure"
 
+    # auto-merge behind a strict base requiring trunkline/tier-0: the bot updates the branch (its own
+    # synchronize event is dropped), the tier runs on the new head anyway, and the PR merges
+    sb.protect(repo, required_checks=["trunkline/tier-0"], strict=True)
+    sb.push(repo, "main", {"NOTES.md": "moving main\n"}, "main moves", as_user="acme")
+    r = sb.repo(repo)
+    sb.comment(repo, 1, "/merge", as_user="dev")
+    h.wait_for(lambda: r.pulls[1].merged, timeout=90, what="PR #1 merged after the update")
+    updated = r.pulls[1].head_sha
+    assert updated != good
+    assert newest(h, repo, updated, "trunkline/tier-0").conclusion == "success"
+    # ...started by auto-merge through the gates' producer, the bot's run record says so
+    from trunkline.store.base import Store
+    from trunkline.store.gate_runs import GateRunRepo
+
+    store = Store(f"sqlite:///{h.root / 'bot' / 'trunkline.db'}")
+    try:
+        [record] = GateRunRepo(store).for_head("acme/calc", updated)
+    finally:
+        store.dispose()
+    assert record.reason == "new head after a branch update" and record.verdict == "passed"
+
 
 def test_slow_tiers_stop_at_the_budget_and_a_repush_supersedes_them(harness: BotHarness) -> None:
     h, sb = harness, harness.sandbox

@@ -38,8 +38,10 @@ def verify_pull_request(ctx: Context) -> None:
         if ctx.config() is not None and not ctx.config().ok:
             ctx.log.info("verify tiers: skipped (configuration has errors; trunkline/config reports them)")
         return
-    if not tiers_for(config, "pull_request"):
+    tiers = tiers_for(config, "pull_request")
+    if not tiers:
         return
+    service.register_merge_producers([t.name for t in tiers])
     pr = payload.pull_request
     results = service.run_pr_tiers(ctx, ctx.repo_owner or "", ctx.repo_name or "", pr.number,
                                    reason=f"{ctx.action} of #{pr.number}", trigger=ctx.delivery_id,

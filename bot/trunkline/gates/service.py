@@ -17,6 +17,9 @@ used for GitHub and kept for completing the check runs later, asynchronously)::
     retest(ctx, owner, repo, number, reason) -> list[StartResult]
     cancel_stale(ctx, owner, repo, number, head_sha, reason) -> int
         # cancel active runs of the PR whose head is not head_sha (None: all of them)
+    register_merge_producers(tier_names)
+        # auto-merge's OWN_CHECKS learn to start trunkline/<tier> on a head it updated (done by the
+        # pull_request handler for the tiers it sees)
 
 ``StartResult.status`` is ``started``, ``running`` (already running on that head), ``duplicate`` (the
 same trigger already started it), ``skipped`` (why in ``message``) or ``error``.
@@ -718,6 +721,14 @@ def run_pr_tiers(ctx: Any, owner: str, repo: str, number: int, *, reason: str, t
                        reason=reason, restart=force, service=service)
 
 
+def cancel_stale(ctx: Any, owner: str, repo: str, number: int, head_sha: str | None, reason: str, *,
+                 service: GateService | None = None) -> int:
+    """Cancel the PR's active runs on heads other than ``head_sha`` (None: all of them); returns how many."""
+    service = service or get_service()
+    service.attach(ctx)
+    return service.cancel_stale(owner, repo, number, head_sha, reason)
+
+
 def skip_fork(client: Any, owner: str, repo: str, tier: Tier, target: Target) -> StartResult:
     """Code from a fork is not run automatically: the check asks a maintainer to look first."""
     spec = CheckRunSpec(check_name(tier.name), target.head_sha, "action_required",
@@ -766,6 +777,43 @@ def retest(ctx: Any, owner: str, repo: str, number: int, reason: str, *, config:
     names = failed_tiers((data or {}).get("check_runs") or [], list(tiers), _app_id(client))
     return start_tiers(ctx, owner, repo, [tiers[n] for n in names], target,
                        trigger=f"retest:{uuid.uuid4().hex[:12]}", reason=reason, restart=True, service=service)
+
+
+# -- auto-merge: our tiers on a head GitHub announced to nobody -----------------------------------
+
+def tier_check_producer(tier_name: str) -> Callable[[Any, str, str, dict[str, Any]], CheckRunSpec]:
+    """A producer for ``trunkline.merge.service.OWN_CHECKS``: when auto-merge finds ``trunkline/<tier>``
+    missing on a head — after it updated the branch, GitHub's synchronize event is sent as our bot and
+    dropped by the loop guard, so nothing else starts the tiers there — it starts the pull request's
+    tiers on that head and reports this one as in progress (never as passed)."""
+
+    def produce(client: Any, owner: str, repo: str, pr: dict[str, Any]) -> CheckRunSpec:
+        from trunkline.config.resolve import resolve_config
+        from trunkline.github.contents import default_branch_fetch
+
+        target = target_of_pull(pr)
+        resolved = resolve_config(owner, repo, default_branch_fetch(client.github))
+        config = resolved.config if resolved.ok else None
+        tier = effective_tiers(config).get(tier_name)
+        results = run_pr_tiers(client, owner, repo, int(pr["number"]), reason="new head after a branch update",
+                               config=config, pr=pr) if tier is not None else []
+        mine = next((r for r in results if r.tier == tier_name), None)
+        if tier is not None and mine is not None and mine.status in ("started", "running", "duplicate"):
+            return running_spec(tier_name, target.head_sha, budget=tier.budget, executor=tier.executor)
+        why = mine.message if mine is not None else f"no tier `{tier_name}` in the configuration"
+        return CheckRunSpec(check_name(tier_name), target.head_sha, "failure", f"{tier_name} did not start", why)
+
+    return produce
+
+
+def register_merge_producers(tier_names: Sequence[str]) -> None:
+    """Let auto-merge start our tiers on heads whose synchronize event it caused (see above)."""
+    try:
+        from trunkline.merge.service import OWN_CHECKS
+    except ImportError:
+        return
+    for name in tier_names:
+        OWN_CHECKS.setdefault(check_name(name), tier_check_producer(name))
 
 
 # -- command engines (trunkline.commands.builtin.verify / retest) ----------------------------------
