@@ -347,3 +347,19 @@ def test_concurrent_merges_and_pushes_lose_nothing(env: SandboxEnv) -> None:
             assert result in (405, 409) and not pull.merged
     assert all(sha in landed for sha in pushed)
     assert all(isinstance(outcomes[p.number], str) for p in prs)  # merges serialise; none needed to fail
+
+
+def test_pull_list_with_auto_created_label_matches_the_simple_shape(sandbox) -> None:
+    from trunkline.sandbox.fidelity import validate_response
+
+    sandbox.create_repo("acme", "lbl", files={"a.txt": "1\n"})
+    sandbox.grant("acme/lbl", "dev", "write")
+    sandbox.push("acme/lbl", "f", {"a.txt": "2\n"}, "two", as_user="dev")
+    number = sandbox.open_pr("acme/lbl", head="f", title="F", as_user="dev")
+    sandbox.label("acme/lbl", number, "brand-new-label", as_user="dev")  # auto-created, no description
+    gh = sandbox.github_as("dev")
+    pulls = gh.get_repo("acme/lbl").get_pulls()
+    assert [p.number for p in pulls] == [number]
+    listed = [e for e in sandbox.request_log if e.method == "GET" and e.route == "/repos/{owner}/{repo}/pulls"]
+    assert listed and listed[-1].response_body[0]["labels"][0]["description"] == ""
+    assert validate_response("GET", "/repos/{owner}/{repo}/pulls", 200, listed[-1].response_body) == []

@@ -176,6 +176,11 @@ def label(world: World, repo: Repo, name: str) -> dict[str, Any]:
     }
 
 
+def _simple_label(shape: dict[str, Any]) -> dict[str, Any]:
+    """``pull-request-simple`` (PR lists) declares a label's description as a non-null string."""
+    return {**shape, "description": shape["description"] or ""}
+
+
 def _link(href: str) -> dict[str, str]:
     return {"href": href}
 
@@ -220,7 +225,8 @@ def pull_request(world: World, repo: Repo, pull: Pull, flavour: str = "rest", *,
         "title": issue.title,
         "user": user(world, issue.user),
         "body": issue.body,
-        "labels": [label(world, repo, name) for name in issue.labels],
+        "labels": [_simple_label(label(world, repo, name)) if flavour == "simple" else label(world, repo, name)
+                   for name in issue.labels],
         "milestone": None,
         "active_lock_reason": None,
         "created_at": iso(issue.created_at),
