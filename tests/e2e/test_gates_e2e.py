@@ -76,6 +76,18 @@ def test_tier0_passes_on_a_good_pr_and_fails_with_an_annotation_on_a_failing_tes
     assert "2 tests passed" in run.output["title"]
     assert run.app_id == h.app.id
 
+    # /verify runs it again on demand and says so in its reply
+    sb.comment(repo, 1, "/verify tier-0", as_user="dev")
+    h.wait_for(lambda: len([r for r in h.check_runs(repo, good, "trunkline/tier-0") if r.status == "completed"]) == 2,
+               timeout=60, what="the /verify run of tier-0")
+    r = sb.repo(repo)
+    with sb.world.lock:
+        replies = [c.body for c in r.comments.values() if c.user == h.app.bot_login and c.issue_number == 1]
+    assert any(f"Started `tier-0` on `{good[:7]}`" in body for body in replies), replies
+    sb.comment(repo, 1, "/verify tier-9", as_user="dev")
+    h.wait_for(lambda: any("no tier `tier-9`; configured tiers: `tier-0`" in c.body for c in list(r.comments.values())
+                           if c.user == h.app.bot_login), timeout=30, what="the refusal of an unknown tier")
+
     bad = sb.push(repo, "bad", {"calc/__init__.py": "def add(a, b):\n    return a - b\n"}, "break add",
                   as_user="dev")
     sb.open_pr(repo, head="bad", title="Bad", as_user="dev")
@@ -100,7 +112,6 @@ def test_tier0_passes_on_a_good_pr_and_fails_with_an_annotation_on_a_failing_tes
     # synchronize event is dropped), the tier runs on the new head anyway, and the PR merges
     sb.protect(repo, required_checks=["trunkline/tier-0"], strict=True)
     sb.push(repo, "main", {"NOTES.md": "moving main\n"}, "main moves", as_user="acme")
-    r = sb.repo(repo)
     sb.comment(repo, 1, "/merge", as_user="dev")
     h.wait_for(lambda: r.pulls[1].merged, timeout=90, what="PR #1 merged after the update")
     updated = r.pulls[1].head_sha

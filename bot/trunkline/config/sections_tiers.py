@@ -31,6 +31,11 @@ weekly, tier-3     2 h     schedule        false     ``0 4 * * 0``
 any other name     10 m    pull_request    true
 =================  ======  ==============  ========  =============
 
+Who runs what: the bot runs ``pull_request`` tiers (check runs on the head) and ``push`` tiers (check
+runs on the pushed commit). It has no clock of its own, so ``schedule`` tiers run from the tier
+workflow's ``on.schedule`` (executor actions; see ``.github/workflows/trunkline-verify.yml``) or from any
+cron calling ``trunkline verify --tier NAME``; ``cron`` records when, and is checked here.
+
 The models keep unset fields as ``None``; :func:`trunkline.gates.config.effective_tiers` applies the
 defaults (they depend on the tier's name, which a field default cannot see).
 """

@@ -1,7 +1,8 @@
 """Webhook handlers of the verify tiers (thin: the work is in :mod:`trunkline.gates.service`).
 
-* ``pull_request`` opened / synchronize / reopened / ready_for_review: cancel runs on older heads
-  ("superseded by <sha>"), start every ``pull_request`` tier on the head;
+* ``pull_request`` opened / synchronize / reopened (drafts too, like CI): cancel runs on older heads
+  ("superseded by <sha>"), start every ``pull_request`` tier on the head (a head in a fork gets an
+  ``action_required`` check instead: a maintainer runs it with ``/verify`` after reading the code);
 * ``pull_request`` closed: cancel the pull request's runs;
 * ``push`` to the default branch: start every ``push`` tier on the pushed commit;
 * ``workflow_run`` requested / in_progress / completed: link a run to the tier that dispatched it and
