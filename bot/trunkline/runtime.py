@@ -10,7 +10,6 @@ Handler modules register themselves on import; ``HANDLER_MODULES`` lists them.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import threading
 import time
@@ -79,7 +78,7 @@ class Runtime:
 
     def process(self, record: DeliveryRecord) -> None:
         try:
-            body = json.loads(record.body)
+            body = record.payload
         except ValueError as exc:
             raise PermanentError(f"delivery {record.guid}: body is not JSON: {exc}") from exc
         try:

@@ -66,6 +66,10 @@ class Settings:
             missed_delivery_interval=float(_env("TRUNKLINE_MISSED_DELIVERY_INTERVAL", "300") or 300),
             lease_seconds=float(_env("TRUNKLINE_LEASE_SECONDS", "60") or 60),
             data_dir=data_dir,
+            processor=_env("TRUNKLINE_PROCESSOR"),
+            max_attempts=int(_env("TRUNKLINE_MAX_ATTEMPTS", "5") or 5),
+            retry_base_delay=float(_env("TRUNKLINE_RETRY_BASE_DELAY", "5") or 5),
+            recovery_interval=float(_env("TRUNKLINE_RECOVERY_INTERVAL", "30") or 30),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
