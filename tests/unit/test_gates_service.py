@@ -239,3 +239,18 @@ def test_sweep_completes_an_orphaned_run_and_kills_its_leftovers(world) -> None:
     assert ORPHANED.split(";")[0] in done.output["summary"]
     assert repo.get(orphan.id).state == DONE
     assert svc.sweep() == 0, "once"
+
+
+def test_a_failed_check_creation_leaves_nothing_behind_so_the_retry_starts_the_tier(world) -> None:  # noqa: ANN001
+    from github.GithubException import GithubException
+
+    sb, client, store, service = world
+    svc = service()
+    sha = head(sb)
+    sb.inject("POST", "/repos/{owner}/{repo}/check-runs", 502, times=1)
+    with pytest.raises(GithubException):
+        svc.start(client, "acme", "w", tier("tier-0", "true"), Target(sha), trigger="d7", reason="test")
+    assert GateRunRepo(store).for_head("acme/w", sha) == []
+    again = svc.start(client, "acme", "w", tier("tier-0", "true"), Target(sha), trigger="d7", reason="retry")
+    assert again.status == "started"
+    assert wait_check(sb, GateRunRepo(store).get(again.run_id).check_run_id).conclusion == "success"

@@ -201,9 +201,17 @@ def _app_id(client: Any) -> int | None:
 
 
 def create_check(client: Any, owner: str, repo: str, spec: CheckRunSpec) -> int:
-    """Create (or reuse our in-progress) check run for ``spec``; returns its id."""
-    run = publish_check_run(client.repo(owner, repo), spec, app_id=_app_id(client))
-    return int(run.id)
+    """Create a new in-progress check run for ``spec``; returns its id.
+
+    Always a new run (not an upsert): a run being cancelled may still be in progress under the same
+    name and SHA, and the new tier run must never share its check. Redeliveries cannot duplicate it:
+    the ``gate_runs`` row is unique per trigger and is inserted first."""
+    body: dict[str, Any] = {"name": spec.name, "head_sha": spec.head_sha, "status": "in_progress",
+                            "output": spec.output(()), "external_id": spec.fingerprint()}
+    if spec.details_url:
+        body["details_url"] = spec.details_url
+    _, data = client.request_json("POST", f"/repos/{_q(owner)}/{_q(repo)}/check-runs", input=body)
+    return int(data["id"])
 
 
 def complete_check(client: Any, owner: str, repo: str, check_run_id: int, spec: CheckRunSpec) -> None:
@@ -337,8 +345,8 @@ class GateService:
             check_id = create_check(client, owner, repo, running_spec(tier.name, target.head_sha, budget=tier.budget,
                                                                       executor=tier.executor, reason=reason))
         except Exception:
-            self.runs.finish(row.id, verdict=ERROR, conclusion="failure", title="could not create the check run",
-                             now=time.time())
+            # Forget the row, so that the delivery's retry (the error propagates) can start the tier.
+            self.runs.delete(row.id)
             raise
         self.runs.update(row.id, check_run_id=check_id)
         row = self.runs.get(row.id) or row
@@ -687,15 +695,20 @@ def _config_of(ctx: Any) -> Any:
 
 def start_tiers(ctx: Any, owner: str, repo: str, tiers: Sequence[Tier], target: Target, *, trigger: str,
                 reason: str, restart: bool = False, service: GateService | None = None) -> list[StartResult]:
+    """Start each tier; one tier's trouble does not stop the others, but it is raised at the end (so a
+    webhook delivery is retried: tiers already started are then found running, not started twice)."""
     service = service or get_service()
     out = []
+    failure: Exception | None = None
     for tier in tiers:
         try:
             out.append(service.start(ctx, owner, repo, tier, target, trigger=f"{trigger}:{tier.name}"[:200],
                                      reason=reason, restart=restart))
-        except Exception as exc:  # noqa: BLE001 - one tier's trouble must not stop the others
-            log.exception("starting %s on %s failed", tier.name, target.head_sha[:7])
-            out.append(StartResult(tier.name, "error", f"{type(exc).__name__}: {exc}", None, target.head_sha))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("starting %s on %s failed: %s", tier.name, target.head_sha[:7], exc)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
     return out
 
 

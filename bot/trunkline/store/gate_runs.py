@@ -197,6 +197,10 @@ class GateRunRepo:
             return None
         return self.get(int(new_id))
 
+    def delete(self, run_id: int) -> None:
+        with self.store.begin() as conn:
+            conn.execute(sa.delete(gate_runs).where(gate_runs.c.id == run_id))
+
     def update(self, run_id: int, **values: Any) -> None:
         with self.store.begin() as conn:
             conn.execute(sa.update(gate_runs).where(gate_runs.c.id == run_id).values(**values))
