@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "trunkline.ratchets.cli",
     "trunkline.gates.cli",
     "trunkline.mutation.cli",
+    "trunkline.flaky.cli",
 )
 
 
@@ -38,6 +39,7 @@ FAST_PATH = {
     "ratchet": "trunkline.ratchets.cli",
     "verify": "trunkline.gates.cli",
     "mutation": "trunkline.mutation.cli",
+    "flaky": "trunkline.flaky.cli",
 }
 
 

@@ -193,6 +193,7 @@ _SECTION: dict = {"json_schema_extra": {"default": {}}}
 
 # Sections kept in their own modules import ``Section`` from here, so they come after it.
 from trunkline.config.sections_contracts import ContractsSection  # noqa: E402
+from trunkline.config.sections_flaky import FlakySection  # noqa: E402
 from trunkline.config.sections_ratchets import RatchetsSection  # noqa: E402
 from trunkline.config.sections_tiers import TIERS_DESCRIPTION, Tiers  # noqa: E402
 
@@ -225,6 +226,7 @@ class TrunklineConfig(Section):
     )
     tiers: Tiers = Field(default={}, json_schema_extra={"additionalProperties": False},
                          description=TIERS_DESCRIPTION)
+    flaky: FlakySection = Field(default_factory=FlakySection, description=FlakySection.__doc__, **_SECTION)
 
     @field_validator("extends")
     @classmethod
