@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "trunkline.gates.cli",
     "trunkline.mutation.cli",
     "trunkline.flaky.cli",
+    "trunkline.perf.cli",
 )
 
 
@@ -40,6 +41,7 @@ FAST_PATH = {
     "verify": "trunkline.gates.cli",
     "mutation": "trunkline.mutation.cli",
     "flaky": "trunkline.flaky.cli",
+    "perf": "trunkline.perf.cli",
 }
 
 
