@@ -109,6 +109,7 @@ def test_superseded_reason() -> None:
 
 
 # ---- against an in-process sandbox ----------------------------------------------------------------
+# (marked slow: a sandbox server, real checkouts and processes; `make verify-fast` leaves them to tier 1)
 
 @pytest.fixture
 def world(tmp_path: Path):
@@ -164,6 +165,7 @@ def tier(name: str, *commands: str, budget: int = 60) -> Tier:
     return Tier(name, commands, budget, ("pull_request",), True)
 
 
+@pytest.mark.slow
 def test_local_run_checks_the_commit_out_and_completes_its_check(world) -> None:  # noqa: ANN001
     sb, client, store, service = world
     svc = service()
@@ -184,6 +186,7 @@ def test_local_run_checks_the_commit_out_and_completes_its_check(world) -> None:
     assert not any(Path(svc.work_root / "runs").iterdir()), "checkouts are removed"
 
 
+@pytest.mark.slow
 def test_materialise_keeps_modes_and_symlinks(world, tmp_path: Path) -> None:  # noqa: ANN001
     sb, client, _, _ = world
     dest = tmp_path / "co"
@@ -196,6 +199,7 @@ def test_materialise_keeps_modes_and_symlinks(world, tmp_path: Path) -> None:  #
                                                         capture_output=True, check=True).stdout.decode().strip()
 
 
+@pytest.mark.slow
 def test_cancel_from_another_worker_process_reaches_the_runner(world) -> None:  # noqa: ANN001
     sb, client, store, service = world
     owner_svc, other_svc = service(), service()  # two processes sharing the database
@@ -215,6 +219,7 @@ def test_cancel_from_another_worker_process_reaches_the_runner(world) -> None:  
     assert check.output["title"] == "slow cancelled: superseded by bbbbbbb"
 
 
+@pytest.mark.slow
 def test_sweep_completes_an_orphaned_run_and_kills_its_leftovers(world) -> None:  # noqa: ANN001
     sb, client, store, service = world
     svc = service()
@@ -241,6 +246,7 @@ def test_sweep_completes_an_orphaned_run_and_kills_its_leftovers(world) -> None:
     assert svc.sweep() == 0, "once"
 
 
+@pytest.mark.slow
 def test_a_failed_check_creation_leaves_nothing_behind_so_the_retry_starts_the_tier(world) -> None:  # noqa: ANN001
     from github.GithubException import GithubException
 
@@ -254,3 +260,21 @@ def test_a_failed_check_creation_leaves_nothing_behind_so_the_retry_starts_the_t
     again = svc.start(client, "acme", "w", tier("tier-0", "true"), Target(sha), trigger="d7", reason="retry")
     assert again.status == "started"
     assert wait_check(sb, GateRunRepo(store).get(again.run_id).check_run_id).conclusion == "success"
+
+
+def test_prune_drops_old_checkouts_and_unused_blobs(tmp_path: Path) -> None:
+    from trunkline.gates.executors.local import BlobCache, prune_checkouts
+
+    runs = tmp_path / "runs"
+    (runs / "old").mkdir(parents=True)
+    (runs / "new").mkdir()
+    os.utime(runs / "old", (1000, 1000))
+    assert prune_checkouts(runs, max_age=3600, now=1000 + 3601) == 1
+    assert [p.name for p in runs.iterdir()] == ["new"]
+    cache = BlobCache(tmp_path / "blobs")
+    data = b"payload\n"
+    cache.put(git_blob_sha(data), data)
+    assert cache.get(git_blob_sha(data)) == data
+    assert cache.prune(max_age=60, now=time.time()) == 0, "just used"
+    assert cache.prune(max_age=60, now=time.time() + 120) == 1
+    assert cache.get(git_blob_sha(data)) is None

@@ -76,9 +76,9 @@ from trunkline.store.gate_runs import (
     repo_key,
 )
 
-from .config import Tier, check_name, effective_tiers, tier_of_check
+from .config import MAX_BUDGET_SECONDS, Tier, check_name, effective_tiers, tier_of_check
 from .executors import actions as actions_exec
-from .executors.local import run_in_checkout
+from .executors.local import BlobCache, prune_checkouts, run_in_checkout
 from .report import check_spec, running_spec
 from .result import TierResult, error_result
 from .runner import CANCELLED, ERROR, CancelToken, kill_tree, scrub_env
@@ -91,6 +91,8 @@ SWEEP_EVERY = 30.0
 MONITOR_TICK = 0.5
 ACTIONS_QUEUE_GRACE = 900.0  # a dispatched run may wait this long for a runner on top of its budget
 PUBLISH_ATTEMPTS = 3
+PRUNE_EVERY = 3600.0
+BLOB_MAX_AGE = 14 * 86400.0
 SHUTDOWN = "the Trunkline worker stopped; comment `/retest` to run it again"
 ORPHANED = ("the Trunkline worker running this tier stopped (restart or crash) before it finished; "
             "comment `/retest` or `/verify` to run it again")
@@ -274,6 +276,7 @@ class GateService:
         self._last_sweep = 0.0
         self._last_poll = 0.0
         self._last_heartbeat = 0.0
+        self._last_prune = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def attach(self, ctx_or_client: Any) -> None:
@@ -596,8 +599,13 @@ class GateService:
             self.sweep(now)
 
     def sweep(self, now: float | None = None) -> int:
-        """Complete orphaned local runs, adopt dispatched runs whose follower is gone; returns how many."""
+        """Complete orphaned local runs, adopt dispatched runs whose follower is gone; returns how many.
+        Hourly, also drop stale checkouts and blobs not used for two weeks."""
         now = now if now is not None else time.time()
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            prune_checkouts(self.work_root / "runs", MAX_BUDGET_SECONDS + 3600, now)
+            BlobCache(self.cache_dir).prune(BLOB_MAX_AGE, now)
         count = 0
         for row in self.runs.in_state(QUEUED, RUNNING, DISPATCHED):
             if is_orphaned(row, now=now, me=self.me, host=self.host, pid_alive=_pid_alive):

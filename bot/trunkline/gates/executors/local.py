@@ -101,9 +101,25 @@ class BlobCache:
         path = self.root / sha[:2] / sha
         try:
             data = path.read_bytes()
+            os.utime(path)  # recently used: kept by prune()
         except OSError:
             return None
         return data if git_blob_sha(data) == sha else None
+
+    def prune(self, max_age: float, now: float | None = None) -> int:
+        """Remove blobs not used for ``max_age`` seconds; returns how many."""
+        if self.root is None or not self.root.is_dir():
+            return 0
+        now = now if now is not None else time.time()
+        removed = 0
+        for path in self.root.glob("*/*"):
+            try:
+                if now - path.stat().st_mtime > max_age:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                pass
+        return removed
 
     def put(self, sha: str, data: bytes) -> None:
         if self.root is None:
@@ -113,6 +129,23 @@ class BlobCache:
         tmp = folder / f".{sha}.{os.getpid()}.{threading.get_ident()}"
         tmp.write_bytes(data)
         os.replace(tmp, folder / sha)
+
+
+def prune_checkouts(root: Path, max_age: float, now: float | None = None) -> int:
+    """Remove checkout directories older than ``max_age`` (left by a worker that was killed mid-run;
+    with ``max_age`` above the longest budget, no live run can own one)."""
+    if not root.is_dir():
+        return 0
+    now = now if now is not None else time.time()
+    removed = 0
+    for path in root.iterdir():
+        try:
+            if path.is_dir() and now - path.stat().st_mtime > max_age:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def materialise(client: Any, owner: str, repo: str, sha: str, dest: Path, *,
