@@ -25,8 +25,11 @@ demo: $(STAMP)
 	$(VENV)/bin/trunkline demo
 
 ## The whole test suite (CI runs this through .ci/run).
+# Tests run on TEST_WORKERS processes (pytest-xdist): most of the end-to-end time is spent waiting on
+# real subprocesses (bot, git, servers), so a few more workers than cores pays off.
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
