@@ -218,3 +218,14 @@ def test_failing_tests_fail_the_run_with_mutmuts_reason(repo: Path, tmp_path: Pa
     assert proc.returncode == 1
     assert "tests must pass" in proc.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+def test_a_seeded_sample_tests_exactly_that_many_mutants_and_repeats(repo: Path) -> None:
+    first, stdout = _mutation(repo, "--sample", "4", "--seed", "7")
+    assert first["scope"] == "sample" and first["seed"] == 7 and first["sample"] == 4
+    assert first["total"] + first["errors"] + first["invalid"] + first["ignored"] == 4
+    tested = {name for name, code in _per_mutant(repo / ".trunkline" / "mutation").items() if code is not None}
+    assert len(tested) == 4
+    again, _ = _mutation(repo, "--sample", "4", "--seed", "7")
+    assert {name for name, code in _per_mutant(repo / ".trunkline" / "mutation").items() if code is not None} == tested
+    assert again["score"] == first["score"]

@@ -9,9 +9,11 @@ Three scopes:
             (and can be given back with ``--seed`` to repeat the draw).
 ``full``    (``--all``) every mutant.
 
-Steps: build a fresh workspace (:mod:`.workspace`), run :mod:`.prepare` there (mutants + stats), pick
-the mutant names, run ``mutmut run NAME...``, then read the ``.meta`` result files — never mutmut's
-exit status, which is 0 whether or not mutants survive.
+Steps: build a fresh workspace (:mod:`.workspace`); start the one mutmut process of the run there
+(:mod:`.prepare`), which generates the mutants and collects mutmut's stats, then waits; pick the mutant
+names from its ``.meta`` files and stats and hand them over; it tests them (mutmut's own ``run``) while
+we show progress from the ``.meta`` files; finally read the verdicts from those files — never from
+mutmut's exit status, which is 0 whether or not mutants survive.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -44,8 +47,6 @@ from .scope import (
     split_mangled,
 )
 from .workspace import MutmutConfig, prepare_workspace, read_config
-
-MUTMUT_CLI = "import sys; from mutmut.__main__ import cli; sys.exit(cli())"
 
 
 class RunError(RuntimeError):
@@ -169,58 +170,72 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 # --- running mutmut -----------------------------------------------------------------------------------
 
-def _run_logged(cmd: list[str], cwd: Path, log: Path, tick: Callable[[], None] | None = None,
-                interval: float = 0.5) -> int:
-    """Run ``cmd`` with its output in ``log``; call ``tick`` while it runs; stop it if we are stopped."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            while True:
-                try:
-                    return proc.wait(timeout=interval)
-                except subprocess.TimeoutExpired:
-                    if tick is not None:
-                        tick()
-        finally:
-            if proc.poll() is None:  # interrupted: mutmut stops its workers on SIGINT
-                import signal
-
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+DRIVER = ".trunkline-driver.py"
 
 
-def run_prepare(workspace: Path, jobs: int, progress: Progress) -> None:
-    progress.phase("generating mutants and collecting mutmut's stats (one run of the tests)")
-    source = Path(prepare_module.__file__).read_text(encoding="utf-8")
-    # -c, not -m: importing trunkline here would shadow the mutated copy when Trunkline tests itself
-    code = _run_logged([sys.executable, "-c", source, "--max-children", str(jobs)], workspace,
-                       workspace / "prepare.log")
-    if code != 0:
-        raise RunError(f"mutmut could not prepare the run (exit {code}): the tests must pass on the "
-                       f"unmutated code and import it by its package name", log_tail(workspace / "prepare.log"))
+class MutmutSession:
+    """The one mutmut process of a run (:mod:`.prepare`): prepared, then told which mutants to test."""
+
+    def __init__(self, workspace: Path, jobs: int) -> None:
+        self.workspace = workspace
+        self.log_path = workspace / "mutmut.log"
+        driver = workspace / DRIVER
+        shutil.copyfile(prepare_module.__file__, driver)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        # a copy run as a script, not -m trunkline...: importing trunkline in the mutmut process would
+        # shadow the mutated copy when Trunkline tests itself
+        self.proc = subprocess.Popen([sys.executable, DRIVER, "--max-children", str(jobs)], cwd=workspace,
+                                     stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def wait_prepared(self, interval: float = 0.2) -> None:
+        marker = self.workspace / prepare_module.PREPARED
+        while not marker.exists():
+            code = self.proc.poll()
+            if code is not None:
+                raise RunError(f"mutmut could not prepare the run (exit {code}): the tests must pass on the "
+                               "unmutated code and import it by its package name", log_tail(self.log_path))
+            time.sleep(interval)
+
+    def select(self, mode: str, names: Iterable[str] = ()) -> None:
+        target = self.workspace / prepare_module.SELECTION
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"mode": mode, "names": sorted(names)}), encoding="utf-8")
+        tmp.replace(target)  # atomic: the driver never reads half a selection
+
+    def finish(self, tick: Callable[[], None] | None = None, interval: float = 0.5) -> None:
+        while True:
+            try:
+                code = self.proc.wait(timeout=interval)
+                break
+            except subprocess.TimeoutExpired:
+                if tick is not None:
+                    tick()
+        if tick is not None:
+            tick()
+        if code != 0:
+            raise RunError(f"mutmut run failed (exit {code})", log_tail(self.log_path))
+
+    def stop(self) -> None:
+        """Stop mutmut if it still runs (we were interrupted): it stops its workers on SIGINT."""
+        if self.proc.poll() is None:
+            import signal
+
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
 
 
-def run_mutants(workspace: Path, names: list[str], jobs: int, progress: Progress) -> None:
-    """``mutmut run`` on ``names`` (all mutants when empty), reporting progress from the .meta files."""
-    wanted = set(names)
-    total = len(wanted) if wanted else len(read_verdicts(workspace))
-    progress.phase(f"testing {total} mutants")
-    progress.advance(0, total)
-
+def progress_tick(workspace: Path, wanted: set[str], total: int, progress: Progress) -> Callable[[], None]:
     def tick() -> None:
         verdicts = read_verdicts(workspace)
         done = sum(1 for v in verdicts if (not wanted or v.name in wanted) and v.bucket != "pending")
         progress.advance(done, total)
 
-    args = ["run", "--max-children", str(jobs), *sorted(wanted)]
-    code = _run_logged([sys.executable, "-c", MUTMUT_CLI, *args], workspace, workspace / "mutmut.log", tick)
-    tick()
-    if code != 0:
-        raise RunError(f"mutmut run failed (exit {code})", log_tail(workspace / "mutmut.log"))
+    return tick
 
 
 # --- choosing mutants ---------------------------------------------------------------------------------
@@ -275,6 +290,38 @@ def draw_sample(names: Iterable[str], size: int, seed: int) -> list[str]:
 
 # --- the run ------------------------------------------------------------------------------------------
 
+def choose(options: RunOptions, scope: Scope | None, workspace: Path,
+           progress: Progress) -> tuple[list[str], int | None, list[str], list[str]]:
+    """(mutant names, sample seed, changed functions without mutants, notes) once mutmut has prepared."""
+    all_names = [v.name for v in read_verdicts(workspace)]
+    if not all_names and options.scope != "pr":
+        raise RunError("mutmut generated no mutants (check source_paths / only_mutate in the mutmut config)")
+    notes = list(scope.notes) if scope else []
+    if options.scope == "sample":
+        seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+        progress.note(f"sample seed: {seed} (repeat this draw with --seed {seed})")
+        return draw_sample(all_names, options.sample or 0, seed), seed, [], notes
+    if options.scope == "full":
+        return [], None, [], notes
+    assert scope is not None
+    wanted = {fn.mangled: fn for fn in scope.functions}
+    if scope.changed_tests:
+        stats = read_stats(workspace)
+        tests = affected_tests(scope.changed_tests, known_tests(stats, workspace))
+        reached = functions_reached(stats, tests)
+        for mangled in sorted(reached - set(wanted)):
+            module, key = split_mangled(mangled)
+            wanted[mangled] = FunctionRef(module, key, readable(key), "")
+        notes.append(f"{len(scope.changed_tests)} changed test files: {len(tests)} tests, reaching "
+                     f"{len(reached)} functions")
+    # explicit names, not globs: mutmut picks the clean-run tests of an explicit name from its stats,
+    # while a glob does not match its stats keys and would re-run the whole suite first
+    names = expand_globs([fn.glob for fn in wanted.values()], all_names)
+    with_mutants = {mangled_of(n) for n in names}
+    unmutated = [f"{fn.module}.{fn.qualname}" for fn in scope.functions if fn.mangled not in with_mutants]
+    return names, None, unmutated, notes
+
+
 def execute(options: RunOptions, progress: Progress | None = None) -> MutationReport:
     progress = progress or Progress()
     started = time.monotonic()
@@ -299,40 +346,26 @@ def execute(options: RunOptions, progress: Progress | None = None) -> MutationRe
 
     progress.phase(f"preparing workspace {options.workspace}")
     workspace = prepare_workspace(repo, options.workspace, config, only_mutate)
-    run_prepare(workspace, options.jobs, progress)
-    everything = read_verdicts(workspace)
-    all_names = [v.name for v in everything]
-    if not all_names and options.scope != "pr":
-        raise RunError("mutmut generated no mutants (check source_paths / only_mutate in the mutmut config)")
-
-    notes = list(scope.notes) if scope else []
-    unmutated: list[str] = []
-    names: list[str] = []
-    seed = None
-    if options.scope == "pr":
-        assert scope is not None
-        wanted = {fn.mangled: fn for fn in scope.functions}
-        if scope.changed_tests:
-            stats = read_stats(workspace)
-            tests = affected_tests(scope.changed_tests, known_tests(stats, workspace))
-            reached = functions_reached(stats, tests)
-            for mangled in sorted(reached - set(wanted)):
-                module, key = split_mangled(mangled)
-                wanted[mangled] = FunctionRef(module, key, readable(key), "")
-            notes.append(f"{len(scope.changed_tests)} changed test files: {len(tests)} tests, reaching "
-                         f"{len(reached)} functions")
-        globs = [fn.glob for fn in wanted.values()]
-        # explicit names, not globs: mutmut picks the clean-run tests of an explicit name from its stats,
-        # while a glob does not match its stats keys and would re-run the whole suite first
-        names = expand_globs(globs, all_names)
-        with_mutants = {mangled_of(n) for n in names}
-        unmutated = [f"{fn.module}.{fn.qualname}" for fn in scope.functions if fn.mangled not in with_mutants]
-    elif options.scope == "sample":
-        seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
-        progress.note(f"sample seed: {seed} (repeat this draw with --seed {seed})")
-        names = draw_sample(all_names, options.sample or 0, seed)
-    if options.scope == "full" or names:
-        run_mutants(workspace, names if options.scope != "full" else [], options.jobs, progress)
+    progress.phase("generating mutants and collecting mutmut's stats (one run of the tests)")
+    session = MutmutSession(workspace, options.jobs)
+    try:
+        session.wait_prepared()
+        names, seed, unmutated, notes = choose(options, scope, workspace, progress)
+        if options.scope == "full":
+            total = len(read_verdicts(workspace))
+            session.select("all")
+        elif names:
+            total = len(names)
+            session.select("names", names)
+        else:
+            total = 0
+            session.select("none")
+        if total:
+            progress.phase(f"testing {total} mutants")
+            progress.advance(0, total)
+        session.finish(progress_tick(workspace, set(names), total, progress) if total else None)
+    finally:
+        session.stop()
 
     verdicts = read_verdicts(workspace)
     if options.scope != "full":
