@@ -50,27 +50,34 @@ PERF_BASE      ?= .bench/perf-base.json
 PERF_HEAD      ?= .bench/perf-head.json
 # Unit tests on every core when pytest-xdist is installed (the dev extra has it).
 XDIST    = $(shell $(PY) -c "import xdist" >/dev/null 2>&1 && echo "-n auto")
+# verify-pr: the suite on PR_WORKERS processes, coverage per worker by pytest-cov ([tool.coverage.run]),
+# combined; no coverage settings reach the tests' own subprocesses (some of them run coverage.py).
+PR_WORKERS ?= $(or $(TEST_WORKERS),3)
 # $(call when,PROBE,WHAT,COMMAND): run COMMAND when PROBE succeeds, else print why WHAT is skipped.
 when = if $(1) >/dev/null 2>&1; then $(3); else echo "skipped: $(2)"; fi
 
-## Tier 0 (< 60 s): lint, generated-file drift, unit tests.
+## Tier 0 (< 60 s): lint, generated-file drift, unit tests (those marked `slow` wait for tier 1).
 verify-fast: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
 	$(TL) contracts generate --check
-	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) --junitxml=.trunkline/verify/junit-fast.xml tests/unit -x
+	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m 'not slow' --junitxml=.trunkline/verify/junit-fast.xml tests/unit -x
 
 ## Tier 1 (PR gate): every test with branch coverage, patch coverage against $(BASE), contract changes
 ## against $(BASE), mutation on the diff, ratchets.
 verify-pr: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
 	$(VENV)/bin/coverage erase
-	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider --junitxml=.trunkline/verify/junit-pr.xml
+	@if $(PY) -c "import xdist, pytest_cov" >/dev/null 2>&1; then \
+	  set -x; $(PY) -m pytest -q -p no:cacheprovider -n $(PR_WORKERS) --cov --cov-report= \
+	    --junitxml=.trunkline/verify/junit-pr.xml; \
+	else echo "pytest-xdist/pytest-cov not installed: the suite runs on one core under coverage"; set -x; \
+	  $(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider --junitxml=.trunkline/verify/junit-pr.xml; fi
 	$(VENV)/bin/coverage json -q -o coverage.json
 	$(VENV)/bin/coverage xml -q -o coverage.xml
 	$(VENV)/bin/coverage report --skip-covered --sort=cover | tail -n 25
 	@$(call when,git rev-parse -q --verify "$(BASE)^{commit}",patch coverage: base revision '$(BASE)' not found (set BASE=),\
-	  $(VENV)/bin/diff-cover coverage.xml --compare-branch="$(BASE)" --json-report diff-cover.json \
-	    --markdown-report diff-cover.md --fail-under=$(PATCH_COVERAGE_MIN))
+	  $(VENV)/bin/diff-cover coverage.xml --compare-branch="$(BASE)" --format json:diff-cover.json,markdown:diff-cover.md \
+	    --fail-under=$(PATCH_COVERAGE_MIN))
 	@$(call when,$(TL) contracts check --help,contract changes: 'trunkline contracts check' is not available,\
 	  $(TL) contracts check --base "$(BASE)")
 	@$(call when,$(TL) mutation --help,mutation on the diff: 'trunkline mutation' is not available yet,\
