@@ -46,3 +46,25 @@ def test_unknown_base_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["mutation", "run", "--base", "origin/nope", "--repo", str(tmp_path), "--quiet",
                  "--json", str(tmp_path / "m.json")]) == 1
     assert "--base origin/nope: no such commit or branch" in capsys.readouterr().err
+
+
+def test_progress_in_a_log_prints_phases_and_every_tenth(capsys: pytest.CaptureFixture[str]) -> None:
+    from trunkline.mutation.cli import ConsoleProgress
+
+    progress = ConsoleProgress()
+    assert not progress.live  # captured output is no terminal: plain lines for CI logs
+    progress.phase("testing 20 mutants")
+    for done in range(21):
+        progress.advance(done, 20)
+    progress.note("sample seed: 7")
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "mutation: testing 20 mutants"
+    counts = [line for line in lines if line.endswith("mutants tested")]
+    assert counts[0] == "mutation: 0/20 mutants tested" and counts[-1] == "mutation: 20/20 mutants tested"
+    assert len(counts) == 11  # one per tenth, not one per mutant
+    assert lines[-1] == "mutation: sample seed: 7"
+    quiet = ConsoleProgress(quiet=True)
+    quiet.phase("x")
+    quiet.advance(1, 2)
+    assert capsys.readouterr().err == ""
