@@ -22,7 +22,9 @@ used for GitHub and kept for completing the check runs later, asynchronously)::
         # pull_request handler for the tiers it sees)
 
 ``StartResult.status`` is ``started``, ``running`` (already running on that head), ``duplicate`` (the
-same trigger already started it), ``skipped`` (why in ``message``) or ``error``.
+same trigger already started it), ``skipped`` (why in ``message``: not open, a head in a fork, no such
+tier) or ``error`` (GitHub refused the workflow dispatch; the check says why). A GitHub error while
+starting is raised after the other tiers were started, so a webhook delivery is retried.
 
 How a run goes: a row in ``gate_runs`` (:mod:`trunkline.store.gate_runs`) and the check run
 ``trunkline/<tier>`` (in progress) are created in the handler, synchronously, so the gate is visible at
