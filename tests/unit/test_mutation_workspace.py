@@ -94,6 +94,13 @@ def test_globs_are_translated_and_narrowed() -> None:
     assert table["also_copy"] == ["qa", "pytest.ini"]  # tests outside tests/ + pytest.ini reach mutants/
     narrowed = workspace_table(config, only_mutate=["bot/trunkline/config/model.py", "bot/trunkline/merge/x.py"])
     assert narrowed["only_mutate"] == ["src/trunkline/config/model.py"]  # still inside the repo's own only_mutate
+    mirrored = workspace_table(config, existing=["bot", "qa", "actions"],
+                               tracked=["Makefile", "actions", "bot", "qa", "tests", "pyproject.toml"])
+    # what git tracks is copied into mutants/ (tests read the repository by relative paths), but not
+    # tests/ (mutmut copies it) or the rewritten pyproject; bot/ too: tests may read files there by path
+    assert mirrored["also_copy"] == ["qa", "Makefile", "actions", "bot"]
+    flat = parse_config({"source_paths": ["pkg"]})
+    assert workspace_table(flat, tracked=["pkg", "docs"])["also_copy"] == ["docs"]
     nothing = workspace_table(config, only_mutate=["bot/trunkline/merge/x.py"])
     assert nothing["only_mutate"] and all("config" not in p for p in nothing["only_mutate"])
 
@@ -143,6 +150,7 @@ def test_workspace_links_the_import_root_as_src(tmp_path: Path) -> None:
     assert config["tool"]["mutmut"]["source_paths"] == ["src/pkg"]
     assert config["tool"]["pytest"]["ini_options"] == {"addopts": "-q"}
     assert (workspace / ".gitignore").read_text() == "*\n"
+    assert config["tool"]["mutmut"].get("also_copy", []) == []  # not a git repository: nothing tracked
     # the next run starts fresh, and never touches what the links point at
     (workspace / "mutants").mkdir()
     prepare_workspace(repo, workspace, read_config(repo))

@@ -208,11 +208,13 @@ def translate_glob(pattern: str, import_root: str) -> str:
 
 
 def workspace_table(config: MutmutConfig, only_mutate: Iterable[str] | None = None,
-                    existing: Iterable[str] = ()) -> dict[str, Any]:
+                    existing: Iterable[str] = (), tracked: Iterable[str] = ()) -> dict[str, Any]:
     """The ``[tool.mutmut]`` table for the workspace (pure).
 
     ``only_mutate`` (repository paths) narrows the mutated files; ``existing`` lists the repository's
-    top-level entries, used to copy a test selection that lives outside ``tests/``.
+    top-level entries, used to copy a test selection that lives outside ``tests/``; ``tracked`` lists
+    the top-level entries git tracks: they are copied into ``mutants/`` too, because tests run there
+    and often read the repository's files by a path relative to it (``contracts/``, ``actions/``...).
     """
     root = config.import_root
     table: dict[str, Any] = dict(config.other)
@@ -238,6 +240,12 @@ def workspace_table(config: MutmutConfig, only_mutate: Iterable[str] | None = No
         if first and first in top and first not in ("tests", "test") and first not in copy:
             copy.append(first)
     copy += [name for name in EXTRA_COPY if name in top and name not in copy]
+    skip = {"src", "tests", "test", "pyproject.toml", "setup.cfg", "mutants", ".git", MARKER}
+    if not root:  # flat layout: the packages themselves are top-level (mutmut copies them to src/)
+        skip |= {PurePosixPath(p).parts[0] for p in config.packages if p}
+    # (an import root such as bot/ is copied as is: tests may read files there by path, e.g. generated
+    # code; imports still find the mutated copy, which mutmut puts first on sys.path)
+    copy += [name for name in sorted(tracked) if name not in skip and name not in copy]
     if copy:
         table["also_copy"] = copy
     return table
@@ -319,6 +327,18 @@ def _reserved(repo: Path, workspace: Path) -> set[str]:
     return names
 
 
+def tracked_top_level(repo: Path) -> list[str]:
+    """Top-level names that hold files git tracks ([] outside a git repository)."""
+    import subprocess
+
+    result = subprocess.run(["git", "-c", "core.quotePath=false", "ls-files", "-z"], cwd=repo, capture_output=True,
+                            check=False)
+    if result.returncode != 0:
+        return []
+    names = {path.split("/", 1)[0] for path in result.stdout.decode("utf-8", "replace").split("\0") if path}
+    return sorted(name for name in names if (repo / name).exists())
+
+
 def prepare_workspace(repo: Path, workspace: Path, config: MutmutConfig,
                       only_mutate: Iterable[str] | None = None) -> Path:
     """Create a fresh workspace for ``repo``; returns it. Refuses to clear a directory it did not make."""
@@ -345,7 +365,8 @@ def prepare_workspace(repo: Path, workspace: Path, config: MutmutConfig,
             os.symlink(repo / name, workspace / name)
     pyproject = repo / "pyproject.toml"
     original = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
-    table = workspace_table(config, only_mutate, existing=entries)
+    table = workspace_table(config, only_mutate, existing=entries,
+                            tracked=[name for name in tracked_top_level(repo) if name not in reserved])
     (workspace / "pyproject.toml").write_text(rewrite_pyproject(original, table), encoding="utf-8")
     return workspace
 
