@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: venv demo test verify-fast verify-pr verify-nightly verify-weekly bench lint schema clean
+.PHONY: venv demo test verify-fast verify-pr verify-nightly verify-weekly bench lint schema docs hooks clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11)"; exit 1; }
@@ -56,11 +56,16 @@ PR_WORKERS ?= $(or $(TEST_WORKERS),3)
 # $(call when,PROBE,WHAT,COMMAND): run COMMAND when PROBE succeeds, else print why WHAT is skipped.
 when = if $(1) >/dev/null 2>&1; then $(3); else echo "skipped: $(2)"; fi
 
-## Tier 0 (< 60 s): lint, generated-file drift, unit tests (those marked `slow` wait for tier 1).
+## Tier 0 (< 60 s): lint, generated-file drift, unit tests. Tests marked `slow` (subprocesses, servers,
+## node, full CLI round trips, PostgreSQL) wait for tier 1; property tests try at most 20 examples each
+## (--hypothesis-profile=tier0, see tests/conftest.py) — `make test` / verify-pr run their full counts.
+## Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set (rewriting and compiling every test module
+## again costs each process ~10 s); schemathesis' pytest plugin is not needed here.
 verify-fast: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench
 	$(TL) contracts generate --check
-	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m 'not slow' --junitxml=.trunkline/verify/junit-fast.xml tests/unit -x
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -p no:cacheprovider -p no:schemathesis $(XDIST) -m 'not slow' \
+	  --hypothesis-profile=tier0 --junitxml=.trunkline/verify/junit-fast.xml tests/unit -x
 
 ## Tier 1 (PR gate): every test with branch coverage, patch coverage against $(BASE), contract changes
 ## against $(BASE), mutation on the diff, ratchets.
@@ -94,16 +99,17 @@ verify-nightly: $(STAMP)
 	@$(call when,$(TL) mutation --help,mutation sample: 'trunkline mutation' is not available yet,$(MUTATION_NIGHT))
 	@$(call when,$(TL) perf compare --help,perf regression: 'trunkline perf compare' is not available yet,\
 	  $(call when,test -f $(PERF_BASE) -a -f $(PERF_HEAD),perf regression: no $(PERF_BASE) / $(PERF_HEAD) \
-	    (pytest-benchmark JSON) to compare,$(TL) perf compare $(PERF_BASE) $(PERF_HEAD)))
+	    (pytest-benchmark JSON) to compare,$(TL) perf compare $(PERF_BASE) $(PERF_HEAD) --json perf.json))
 	@$(call when,$(TL) flaky --help,flaky detection: 'trunkline flaky' is not available yet,$(FLAKY))
 
 ## Tier 3 (weekly): load benchmarks, workflow/action security scan, dependency audit, full mutation.
 verify-weekly: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 	@files=$$(find .github/workflows actions -name '*.yml' 2>/dev/null); \
-	if [ -n "$$files" ]; then $(VENV)/bin/zizmor --offline --min-severity medium $$files; \
+	if [ -n "$$files" ]; then $(VENV)/bin/zizmor --offline --format json $$files > zizmor.json || true; \
+	  $(VENV)/bin/zizmor --offline --min-severity medium $$files; \
 	else echo "zizmor: no workflows or actions yet"; fi
-	@if [ -x $(VENV)/bin/pip-audit ]; then $(VENV)/bin/pip-audit --strict; \
+	@if [ -x $(VENV)/bin/pip-audit ]; then $(VENV)/bin/pip-audit --strict -f json -o pip-audit.json; \
 	else echo "dependency audit: pip-audit is not installed (it needs the network for vulnerability data);" \
 	  "ran 'pip check' instead: dependency consistency only, no vulnerability check"; $(PIP) check; fi
 	@$(call when,$(TL) mutation --help,full mutation: 'trunkline mutation' is not available yet,$(MUTATION_ALL))
@@ -113,6 +119,18 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(PY) -m trunkline.config.schema --write
+
+## docs/config.md: every configuration key, generated from contracts/trunkline.schema.json (run after `make schema`).
+docs: $(STAMP)
+	$(PY) -m trunkline.config.docs --write
+
+## Our own git hooks for this clone: pre-commit runs tier 0 (verify-fast), pre-push runs tier 1 (verify-pr).
+hooks:
+	@for hook in pre-commit pre-push; do \
+	  target=$$(git rev-parse --git-path hooks)/$$hook; \
+	  if [ -e "$$target" ] && ! grep -q 'trunkline-hook' "$$target"; then echo "keeping your own $$target"; continue; fi; \
+	  cp .githooks/$$hook "$$target" && chmod +x "$$target" && echo "installed $$target"; \
+	done
 
 clean:
 	rm -rf $(VENV) .trunkline .pytest_cache .hypothesis coverage.json .coverage

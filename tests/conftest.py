@@ -18,6 +18,10 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
 )
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True, print_blob=True)
+# `make verify-fast` (tier 0, < 60 s): property tests without their own max_examples try 20 examples;
+# every other target uses the default 100.
+TIER0_MAX_EXAMPLES = 20
+settings.register_profile("tier0", parent=settings.get_profile("default"), max_examples=TIER0_MAX_EXAMPLES)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +32,20 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "purpose; skip the automatic sandbox fidelity audit")
     config.addinivalue_line("markers", "synthetic_webhooks: the test emits made-up webhook payloads to test "
                                        "delivery mechanics; audit its REST responses only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--hypothesis-profile=tier0`` a property test's own ``@settings(max_examples=N)`` is capped
+    at ``TIER0_MAX_EXAMPLES`` too: every property still runs in tier 0, with its full count in tier 1.
+    (Hypothesis lets explicit settings win over any profile; the cap rewrites the settings it keeps
+    on the test function.)"""
+    if config.getoption("hypothesis_profile", None) != "tier0":
+        return
+    for item in items:
+        test = getattr(item, "obj", None)
+        current = getattr(test, "_hypothesis_internal_use_settings", None)
+        if isinstance(current, settings) and current.max_examples > TIER0_MAX_EXAMPLES:
+            test._hypothesis_internal_use_settings = settings(current, max_examples=TIER0_MAX_EXAMPLES)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

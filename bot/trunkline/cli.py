@@ -26,6 +26,10 @@ COMMAND_MODULES = (
     "trunkline.mutation.cli",
     "trunkline.flaky.cli",
     "trunkline.perf.cli",
+    "trunkline.deploy.probe_cli",
+    "trunkline.deploy.local_cli",
+    "trunkline.reports.cli",
+    "trunkline.store.cli",
 )
 
 
@@ -42,6 +46,10 @@ FAST_PATH = {
     "mutation": "trunkline.mutation.cli",
     "flaky": "trunkline.flaky.cli",
     "perf": "trunkline.perf.cli",
+    "probe": "trunkline.deploy.probe_cli",
+    "local-deploy": "trunkline.deploy.local_cli",
+    "report": "trunkline.reports.cli",
+    "store": "trunkline.store.cli",
 }
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from trunkline import metrics
+from trunkline import metrics, stream
 from trunkline.config.resolve import resolve_config
 from trunkline.events.context import Context, is_own_event
 from trunkline.events.payloads import PayloadError
@@ -26,6 +26,7 @@ from trunkline.github.contents import default_branch_fetch
 from trunkline.jobs.runtime import PermanentError, Processor
 from trunkline.settings import Settings
 from trunkline.store.deliveries import DeliveryRecord
+from trunkline.stream.announce import announce_processed
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ HANDLER_MODULES = (
     "trunkline.commands.handler",
     "trunkline.ratchets.handlers",
     "trunkline.gates.handlers",
+    "trunkline.deploy.handlers",
+    "trunkline.agents.handlers",
+    "trunkline.reports.handlers",
 )
 
 
@@ -54,6 +58,7 @@ class Runtime:
         self.handlers = handlers
         self._bot_login = settings.bot_login
         self._lock = threading.Lock()
+        stream.configure_from_settings(settings)  # pipeline events of a worker process (trunkline.stream)
 
     @property
     def app_id(self) -> int | None:
@@ -77,6 +82,19 @@ class Runtime:
         return ctx
 
     def process(self, record: DeliveryRecord) -> None:
+        """Run the handlers for one delivery and publish its ``delivery.processed`` event."""
+        started = time.perf_counter()
+        try:
+            handled = self._handle(record)
+        except BaseException as exc:
+            final = isinstance(exc, PermanentError) or record.attempts >= self.settings.max_attempts
+            announce_processed(record, "failed" if final else "retrying", time.perf_counter() - started,
+                               f"{type(exc).__name__}: {exc}")
+            raise
+        announce_processed(record, "handled" if handled else "ignored", time.perf_counter() - started)
+
+    def _handle(self, record: DeliveryRecord) -> bool:
+        """False when no handler ran (none registered, or an event Trunkline caused itself)."""
         try:
             body = record.payload
         except ValueError as exc:
@@ -88,16 +106,17 @@ class Runtime:
         handlers = self.handlers.handlers_for(record.event, ctx.action)
         if not handlers:
             ctx.log.debug("no handler")
-            return
+            return False
         if is_own_event(ctx.payload, self.bot_login(), self.app_id):
             ctx.log.debug("ignored: caused by Trunkline itself")
-            return
+            return False
         for handler in handlers:
             started = time.perf_counter()
             try:
                 handler(ctx)
             finally:
                 metrics.observe_handler(record.event, time.perf_counter() - started)
+        return True
 
 
 def build_processor(settings: Settings) -> Processor:
@@ -106,5 +125,9 @@ def build_processor(settings: Settings) -> Processor:
         log.warning("no GitHub App configured (TRUNKLINE_APP_ID / TRUNKLINE_PRIVATE_KEY_PATH): "
                     "handlers that act on GitHub will fail")
     runtime = Runtime(settings, app, load_handlers())
+    for name in HANDLER_MODULES:  # background work that must resume when the bot starts (agent runs)
+        startup = getattr(importlib.import_module(name), "on_startup", None)
+        if startup is not None:
+            startup(runtime)
     process: Callable[[DeliveryRecord], None] = runtime.process
     return process

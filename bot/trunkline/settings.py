@@ -46,6 +46,12 @@ class Settings:
     retry_base_delay: float = 5.0
     # Seconds between recovery sweeps (re-enqueue deliveries that are not done and not in flight)
     recovery_interval: float = 30.0
+    # --- log links (trunkline.logs): signed, expiring links to run logs served by ``trunkline serve`` ---
+    # Base URL people reach ``trunkline serve`` at (default: the address ``trunkline serve`` listens on)
+    public_url: str | None = None
+    # Key for the links' HMAC (default: derived from the webhook secret); how long a link is valid
+    logs_key: str = ""
+    logs_link_ttl: float = 7 * 86400.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -70,6 +76,9 @@ class Settings:
             max_attempts=int(_env("TRUNKLINE_MAX_ATTEMPTS", "5") or 5),
             retry_base_delay=float(_env("TRUNKLINE_RETRY_BASE_DELAY", "5") or 5),
             recovery_interval=float(_env("TRUNKLINE_RECOVERY_INTERVAL", "30") or 30),
+            public_url=_env("TRUNKLINE_PUBLIC_URL"),
+            logs_key=_env("TRUNKLINE_LOGS_KEY", "") or "",
+            logs_link_ttl=float(_env("TRUNKLINE_LOGS_LINK_TTL", str(7 * 86400)) or 7 * 86400),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

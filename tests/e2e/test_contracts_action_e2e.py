@@ -1,12 +1,10 @@
-"""``actions/contracts/action.yml`` steps, run the way a runner runs them (``bash -e``, ``env:`` filled in
-from ``${{ inputs.* }}`` / ``${{ github.* }}``, ``GITHUB_OUTPUT`` / ``GITHUB_STEP_SUMMARY`` files) in a real
-git repository, with the ``trunkline`` of this checkout on ``PATH`` instead of the install step.
+"""``actions/contracts/action.yml``, run the way a runner runs it (``tests/actions_runner.py``: ``env:``
+filled in from ``${{ inputs.* }}`` / ``${{ github.* }}``, ``GITHUB_OUTPUT`` / ``GITHUB_STEP_SUMMARY`` files)
+in a real git repository, with the ``trunkline`` of this checkout on ``PATH`` (the setup step finds it).
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +13,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from actions_runner import run_action  # noqa: E402
 from trunkline.config import parse_config
 from trunkline.contracts import generate as gen
 
@@ -69,25 +70,12 @@ def commit(root: Path, files: dict[str, str], message: str) -> None:
 
 
 def run_step(step_id: str, root: Path, tmp: Path, inputs: dict[str, str], github: dict[str, str]) -> tuple:
-    step = next(s for s in action()["runs"]["steps"] if s.get("id") == step_id)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TRUNKLINE_"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    out, summary = tmp / "output", tmp / "summary"
-    out.write_text("")
-    summary.write_text("")
-    env.update(GITHUB_OUTPUT=str(out), GITHUB_STEP_SUMMARY=str(summary), RUNNER_TEMP=str(tmp))
-
-    def expand(value: str) -> str:  # what the runner does with ${{ inputs.x }} / ${{ github.x }}
-        def one(match: re.Match) -> str:
-            scope, _, name = match.group(1).strip().partition(".")
-            return (inputs if scope == "inputs" else github).get(name, "")
-        return re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", one, value)
-
-    env.update({name: expand(str(value)) for name, value in (step.get("env") or {}).items()})
-    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=root, env=env, capture_output=True, text=True,
-                          check=False)
-    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
-    return proc, outputs, summary.read_text()
+    """The whole action through tests/actions_runner.py (GitHub's environment contract, ``trunkline`` of
+    this checkout on PATH); returns the step ``step_id``'s process result, the action's outputs and summary."""
+    result = run_action(ACTION.parent, inputs, workspace=root, github=github, runner_temp=tmp / "runner")
+    step = result.step(step_id)
+    proc = subprocess.CompletedProcess([], step.returncode if step.returncode is not None else -1, step.log, "")
+    return proc, result.outputs, result.summary
 
 
 @pytest.fixture
@@ -113,7 +101,7 @@ def test_breaking_change_fails_with_annotations_outputs_and_summary(checkout: Pa
     assert proc.returncode == 1, proc.stderr
     line = BREAKING.splitlines().index("      properties:") + 1
     assert f"::error file=api/pets.yaml,line={line},title=ERR response-required-property-removed::" in proc.stdout
-    assert outputs == {"conclusion": "failure", "drift": "ok", "breaking": "true"}
+    assert outputs == {"conclusion": "failure", "drift": "ok", "breaking": "true", "tests": "skipped"}
     assert "| ERR | `response-required-property-removed` |" in summary
 
     proc, outputs, _ = run_step("contracts", checkout, tmp_path, dict(INPUTS, **{"fail-on": "never"}), {})
@@ -128,7 +116,7 @@ def test_compatible_change_passes_and_pr_base_is_the_default(checkout: Path, tmp
     proc, outputs, summary = run_step("contracts", checkout, tmp_path, dict(INPUTS, **{"base-ref": ""}),
                                       {"base_ref": "base"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert outputs == {"conclusion": "success", "drift": "ok", "breaking": "false"}
+    assert outputs == {"conclusion": "success", "drift": "ok", "breaking": "false", "tests": "skipped"}
     assert "response-optional-property-added" in summary
 
 

@@ -253,10 +253,27 @@ def test_dispatch_refusals(env: Env) -> None:
         assert http.post(f"{base}/ci.yml/dispatches", json={"ref": "main"}).status_code == 422, "tier is required"
         unknown = http.post(f"{base}/ci.yml/dispatches", json={"ref": "main", "inputs": {"tier": "x", "who": "me"}})
         assert unknown.status_code == 422
+        assert unknown.json()["message"] == 'Unexpected inputs provided: ["who"]'
         assert http.post(f"{base}/missing.yml/dispatches", json={"ref": "main"}).status_code == 404
     with env.http("rando") as http:
         assert http.post("/repos/acme/widgets/actions/workflows/ci.yml/dispatches",
                          json={"ref": "main", "inputs": {"tier": "x"}}).status_code == 403
+    assert env.repo.workflow_runs == {}
+    env.assert_faithful()
+
+
+def test_dispatch_with_an_undeclared_key_input_is_refused_like_github(env: Env) -> None:
+    """A deploy workflow that declares no `key` input: GitHub answers 422 "Unexpected inputs provided"
+    (a bare message with the names as a JSON array) and starts nothing."""
+    with env.http("wes") as http:
+        refused = http.post("/repos/acme/widgets/actions/workflows/ci.yml/dispatches",
+                            json={"ref": "main", "inputs": {"tier": "x", "key": "trunkline-1-1", "action": "canary"}})
+        assert refused.status_code == 422
+        body = refused.json()
+        assert body["message"] == 'Unexpected inputs provided: ["action", "key"]'
+        assert body["documentation_url"].startswith("https://docs.github.com/")
+        missing = http.post("/repos/acme/widgets/actions/workflows/ci.yml/dispatches", json={"ref": "main"})
+        assert missing.status_code == 422 and missing.json()["message"] == "Required input 'tier' not provided"
     assert env.repo.workflow_runs == {}
     env.assert_faithful()
 

@@ -81,6 +81,7 @@ def open_pr(world: World, branch: str = "feature") -> tuple[int, str]:
 
 # ---------------------------------------------------------------------------------------- reactions / reply
 
+@pytest.mark.slow
 def test_reaction_tells_a_retry_apart(world: World) -> None:
     number, _ = open_pr(world)
     comment_id = world.sb.comment(REPO, number, "/hold", as_user="dev")
@@ -92,6 +93,7 @@ def test_reaction_tells_a_retry_apart(world: World) -> None:
     assert reactions == [("eyes", "trunkline[bot]"), ("rocket", "trunkline[bot]")]
 
 
+@pytest.mark.slow
 def test_reply_is_posted_once_and_edited_on_retry(world: World) -> None:
     number, _ = open_pr(world)
     comment_id = world.sb.comment(REPO, number, "/hold", as_user="dev")
@@ -137,6 +139,7 @@ def test_tree_changes_turn_before_into_after(before: dict[str, tuple[str, bytes]
     assert all(before.get(c.path) != after.get(c.path) for c in changes)  # nothing needless
 
 
+@pytest.mark.slow
 def test_blob_id_matches_git(world: World) -> None:
     repo = world.sb.repo(REPO)
     with world.sb.world.lock:
@@ -145,6 +148,7 @@ def test_blob_id_matches_git(world: World) -> None:
 
 # ---------------------------------------------------------------------------------------- push via Git Data API
 
+@pytest.mark.slow
 def test_fetch_change_push_one_commit(world: World, tmp_path: Path) -> None:
     number, head = open_pr(world)
     root = tmp_path / "copy"
@@ -175,6 +179,7 @@ def test_fetch_change_push_one_commit(world: World, tmp_path: Path) -> None:
     assert pr.head.sha == new_sha
 
 
+@pytest.mark.slow
 def test_push_refuses_when_branch_moved_before_update(world: World, tmp_path: Path) -> None:
     _, head = open_pr(world)
     tree, before = gitdata.fetch_tree(world.repository, head, tmp_path)
@@ -185,6 +190,7 @@ def test_push_refuses_when_branch_moved_before_update(world: World, tmp_path: Pa
         assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == moved
 
 
+@pytest.mark.slow
 def test_push_racing_the_ref_update_never_overwrites(world: World, tmp_path: Path) -> None:
     """A push lands after our check but before our ref update: the fast-forward-only update fails."""
     _, head = open_pr(world)
@@ -230,6 +236,7 @@ def run_generate(world: World, number: int, engine: Any, monkeypatch: pytest.Mon
     return spec.run(Invocation(spec=spec, command=command, params={}, session=session))
 
 
+@pytest.mark.slow
 def test_generate_pushes_one_commit_with_the_engines_changes(world: World,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     number, head = open_pr(world)
@@ -255,6 +262,7 @@ def test_generate_pushes_one_commit_with_the_engines_changes(world: World,
     assert REEVALUATED[-1:] == ["generate"]
 
 
+@pytest.mark.slow
 def test_generate_with_nothing_to_change(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     number, head = open_pr(world)
     REEVALUATED.clear()
@@ -265,6 +273,7 @@ def test_generate_with_nothing_to_change(world: World, monkeypatch: pytest.Monke
         assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == head
 
 
+@pytest.mark.slow
 def test_generate_reports_engine_failure_and_pushes_nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     number, head = open_pr(world)
 
@@ -280,6 +289,7 @@ def test_generate_reports_engine_failure_and_pushes_nothing(world: World, monkey
         assert sandbox_git.branch_sha(world.sb.repo(REPO), "feature") == head
 
 
+@pytest.mark.slow
 def test_generate_does_not_push_over_a_concurrent_push(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     number, _ = open_pr(world)
 
@@ -295,6 +305,7 @@ def test_generate_does_not_push_over_a_concurrent_push(world: World, monkeypatch
         assert sandbox_git.blob_at(world.sb.repo(REPO), head, "app.py")[1] == b"x = 2\n"
 
 
+@pytest.mark.slow
 def test_generate_refuses_without_the_engine(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     number, head = open_pr(world)
     outcome = run_generate(world, number, None, monkeypatch)
@@ -313,6 +324,7 @@ def make_fork(sb: Any, parent_name: str, owner: str) -> Any:
     return fork
 
 
+@pytest.mark.slow
 def test_generate_refuses_fork_pull_requests(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     make_fork(world.sb, REPO, "outsider")
     world.sb.push("outsider/widgets", "patch", {"app.py": "y = 1\n"}, "fork work", as_user="outsider")
@@ -325,6 +337,7 @@ def test_generate_refuses_fork_pull_requests(world: World, monkeypatch: pytest.M
     assert called == []
 
 
+@pytest.mark.slow
 def test_generate_refuses_without_configured_contracts(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     number, _ = open_pr(world)
     called = []
@@ -339,6 +352,7 @@ def test_code_block_cannot_be_closed_from_inside() -> None:
     assert generate_module.code_block("x" * 10, limit=4) == "```\nxxxx\n…\n```"
 
 
+@pytest.mark.slow
 def test_isolated_runner_uses_the_real_engine_in_a_child_process(tmp_path: Path) -> None:
     if generate_module.load_engine(*generate_module.ENGINE) is None:
         pytest.skip("the contracts engine is not installed")
@@ -382,6 +396,7 @@ def test_unsafe_refs_follow_references(tmp_path: Path) -> None:
     assert generate_module.unsafe_refs(tmp_path, ["contracts/api.yaml", "missing.yaml"]) == []
 
 
+@pytest.mark.slow
 def test_generate_refuses_contracts_that_reach_outside(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world.sb.push(REPO, "evil", {"contracts/api.yaml": "components:\n  schemas:\n    S: {$ref: '/tmp/x.yaml#/S'}\n"},
                   "exfiltrate", as_user="dev")
@@ -393,6 +408,7 @@ def test_generate_refuses_contracts_that_reach_outside(world: World, monkeypatch
     assert "`contracts/api.yaml` refers to `/tmp/x.yaml`" in outcome.details
 
 
+@pytest.mark.slow
 def test_links_out_of_the_repository_are_not_copied_and_stay_untouched(world: World, tmp_path: Path) -> None:
     from github.InputGitTreeElement import InputGitTreeElement
 

@@ -394,6 +394,7 @@ def comment(draw: st.DrawFn) -> tuple[str, str, list[tuple[int, Expected]]]:
     return newline.join(lines) + trailing, prefix, expected
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(comment())
 def test_parser_matches_reference_grammar(case: tuple[str, str, list[tuple[int, Expected]]]) -> None:

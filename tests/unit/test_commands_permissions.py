@@ -93,12 +93,14 @@ def client(tmp_path: Path) -> Iterator[Any]:
         sb.stop()
 
 
+@pytest.mark.slow
 def test_fetch_level_uses_role_name(client: Any) -> None:
     for level in LEVELS:
         assert fetch_level(client, "acme", "widgets", f"user-{level}") == level
     assert fetch_level(client, "acme", "widgets", "acme") == "admin"  # the owner
 
 
+@pytest.mark.slow
 def test_fetch_level_for_outsiders(client: Any) -> None:
     assert fetch_level(client, "acme", "widgets", "stranger") == "read"  # public repository
     assert fetch_level(client, "acme", "secret", "stranger") == "none"  # private repository

@@ -27,6 +27,8 @@ from trunkline.config.model import PERMISSION_ORDER
 EXPECTED_LEVELS = {
     "help": "read", "verify": "write", "retest": "write", "merge": "write", "merge cancel": "write",
     "hold": "triage", "unhold": "write", "generate": "write", "ratchet": "read",
+    "agent": "write", "cancel": "triage",
+    "deploy": "maintain", "promote": "maintain", "rollback": "maintain", "abort": "maintain",
 }
 
 
@@ -57,7 +59,8 @@ def test_each_command_lives_in_its_own_module() -> None:
 
 def test_pr_only_commands() -> None:
     reg = load_builtin()
-    assert {s.name for s in reg.specs() if not s.pr_only} == {"help"}
+    assert {s.name for s in reg.specs() if not s.pr_only} == {"help", "cancel", "deploy", "promote", "rollback",
+                                                              "abort", "verify"}
 
 
 def test_help_order_puts_subcommands_after_their_parent() -> None:

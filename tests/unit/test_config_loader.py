@@ -52,7 +52,7 @@ def test_unknown_keys_point_at_the_key_and_suggest():
     assert lines(text) == [
         ".github/trunkline.yml:2:3 merge.methd: unknown key 'methd' (did you mean 'method'?)",
         ".github/trunkline.yml:3:3 merge.strict: unknown key 'strict' (did you mean 'require_up_to_date'?)",
-        ".github/trunkline.yml:4:1 foo: unknown key 'foo' (known keys: version, extends, merge, commands, contracts, ratchets, tiers, flaky)",
+        ".github/trunkline.yml:4:1 foo: unknown key 'foo' (known keys: version, extends, merge, commands, contracts, ratchets, tiers, flaky, deploy, agents)",
     ]
 
 
@@ -163,7 +163,7 @@ def test_dates_and_tags_are_described_in_yaml_terms():
 def test_keys_merged_from_an_anchor_point_at_the_anchor():
     text = "x-base: &base\n  methd: squash\nmerge:\n  <<: *base\n"
     assert lines(text) == [
-        ".github/trunkline.yml:1:1 x-base: unknown key 'x-base' (known keys: version, extends, merge, commands, contracts, ratchets, tiers, flaky)",
+        ".github/trunkline.yml:1:1 x-base: unknown key 'x-base' (known keys: version, extends, merge, commands, contracts, ratchets, tiers, flaky, deploy, agents)",
         ".github/trunkline.yml:2:3 merge.methd: unknown key 'methd' (did you mean 'method'?)",
     ]
 

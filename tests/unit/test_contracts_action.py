@@ -20,6 +20,7 @@ def action() -> dict:
     return YAML(typ="safe").load(ACTION.read_text())
 
 
+@pytest.mark.slow
 def test_action_validates_against_githubs_schema() -> None:
     exe = BIN / "check-jsonschema"
     result = subprocess.run([str(exe), "--builtin-schema", "vendor.github-actions", str(ACTION)],
@@ -37,6 +38,7 @@ def test_inputs_reach_run_only_through_env() -> None:
     assert {"conclusion", "drift", "breaking", "tests"} <= set(doc["outputs"])
 
 
+@pytest.mark.slow
 def test_zizmor_finds_nothing() -> None:
     exe = BIN / "zizmor"
     if not exe.exists():

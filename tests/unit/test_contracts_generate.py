@@ -413,6 +413,7 @@ def test_quicktype_inputs_for_asyncapi_messages_and_openapi_schemas() -> None:
     assert pet["tag"] == {"type": ["string", "null"]} and pet["owner"] == {"$ref": "#/definitions/Owner"}
 
 
+@pytest.mark.slow
 def test_in_process_generation_matches_the_datamodel_codegen_command(tmp_path: Path) -> None:
     """What we write is exactly what `datamodel-codegen` prints for the recipe (reproducible by hand)."""
     import subprocess

@@ -19,6 +19,8 @@ from trunkline.cli import main
 from trunkline.contracts import generate as gen
 from trunkline.contracts import tools
 
+pytestmark = pytest.mark.slow  # subprocesses / servers / node: tier 1 (make verify-fast skips it)
+
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = REPO / ".trunkline" / "node"
 

@@ -3,7 +3,6 @@ and its step does what it says when run like a runner runs it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,7 @@ def action() -> dict:
     return YAML(typ="safe").load(ACTION.read_text())
 
 
+@pytest.mark.slow
 def test_action_validates_against_githubs_schema() -> None:
     result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)],
                             capture_output=True, text=True, check=False)
@@ -37,6 +37,7 @@ def test_inputs_reach_run_only_through_env() -> None:
     assert {"flaky-rate", "flaky", "runs"} <= set(doc["outputs"])
 
 
+@pytest.mark.slow
 def test_zizmor_finds_nothing() -> None:
     exe = BIN / "zizmor"
     if not exe.exists():
@@ -46,28 +47,18 @@ def test_zizmor_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _step(name: str) -> dict:
-    return next(s for s in action()["runs"]["steps"] if s["name"] == name)
-
-
 def _run_step(repo: Path, inputs: dict[str, str]) -> tuple[int, dict[str, str], str]:
-    step = _step("Tests with re-runs")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_", "TRUNKLINE_"))}
-    output = repo.parent / "github_output"
-    output.write_text("")
-    env.update({"PATH": f"{BIN}:{env['PATH']}", "GITHUB_OUTPUT": str(output),
-                "GITHUB_STEP_SUMMARY": str(repo.parent / "summary.md")})
-    defaults = {name: str(spec.get("default", "")) for name, spec in action()["inputs"].items()}
-    values = {**defaults, **inputs}
-    for var, expr in step["env"].items():
-        name = expr.strip().removeprefix("${{").removesuffix("}}").strip().removeprefix("inputs.")
-        env[var] = values[name]
-    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=180)
-    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-    return proc.returncode, outputs, proc.stdout + proc.stderr
+    """The whole action, run like GitHub's runner runs it (tests/actions_runner.py; trunkline on PATH)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from actions_runner import run_action
+
+    result = run_action(ACTION.parent, inputs, workspace=repo, runner_temp=repo.parent / "runner-temp")
+    (repo.parent / "summary.md").write_text(result.summary)
+    step = result.step("flaky")
+    return step.returncode if step.returncode is not None else -1, result.outputs, result.log
 
 
+@pytest.mark.slow
 def test_the_step_runs_trunkline_flaky_and_sets_outputs(tmp_path: Path) -> None:
     repo = tmp_path / "proj"
     (repo / "tests").mkdir(parents=True)

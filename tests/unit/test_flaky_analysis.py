@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -102,11 +100,7 @@ def store(request, tmp_path):
         url = f"sqlite:///{tmp_path}/t.db"
     else:
         pytest.importorskip("psycopg")
-        url = os.environ.get("TRUNKLINE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-        try:
-            Store(url).ping()
-        except Exception as exc:  # noqa: BLE001 - any connection failure means "not available here"
-            pytest.skip(f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}")
+        url = request.getfixturevalue("pg_schema_url")
     s = Store(url)
     s.create_all()
     yield s

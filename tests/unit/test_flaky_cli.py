@@ -71,6 +71,7 @@ def flaky(repo: Path, weather: str, *args: str) -> tuple[int, dict, str]:
     return proc.returncode, data, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_a_test_that_passed_and_failed_on_the_same_tree_is_flaky_across_sessions(repo: Path) -> None:
     code, first, output = flaky(repo, "rainy")
     assert code == 1, output  # reruns: 0 (config): the weather test fails this session
@@ -95,6 +96,7 @@ def test_a_test_that_passed_and_failed_on_the_same_tree_is_flaky_across_sessions
     assert third["tree_sha"] != first["tree_sha"] and third["runs"] == 1 and third["flaky"] == []
 
 
+@pytest.mark.slow
 def test_reruns_find_flakiness_within_one_session_and_can_fail_it(repo: Path) -> None:
     # a test that fails only on its first attempt in this process
     (repo / "tests" / "test_once.py").write_text(textwrap.dedent('''\
@@ -114,6 +116,7 @@ def test_reruns_find_flakiness_within_one_session_and_can_fail_it(repo: Path) ->
     assert code == 1
 
 
+@pytest.mark.slow
 def test_a_broken_config_is_a_usage_error(repo: Path) -> None:
     (repo / ".github" / "trunkline.yml").write_text("flaky:\n  retries: 3\n")
     code, data, output = flaky(repo, "sunny")
@@ -121,6 +124,7 @@ def test_a_broken_config_is_a_usage_error(repo: Path) -> None:
     assert "retries" in output and "reruns" in output
 
 
+@pytest.mark.slow
 def test_pytest_usage_errors_pass_through(repo: Path) -> None:
     code, _, output = flaky(repo, "sunny", "--no-such-pytest-option")
     assert code == 4, output

@@ -110,6 +110,7 @@ def by_test(lines: list[dict]) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_every_attempt_is_recorded_and_only_the_last_reaches_pytest(tmp_path: Path) -> None:
     code, lines, junit = run_suite(tmp_path)
     attempts = by_test(lines)
@@ -135,6 +136,7 @@ def test_every_attempt_is_recorded_and_only_the_last_reaches_pytest(tmp_path: Pa
     assert skipped is not None and QUARANTINE_REASON in (skipped.get("message") or "")
 
 
+@pytest.mark.slow
 def test_without_reruns_failures_are_recorded_once(tmp_path: Path) -> None:
     code, lines, _ = run_suite(tmp_path, reruns=0)
     attempts = by_test(lines)
@@ -142,6 +144,7 @@ def test_without_reruns_failures_are_recorded_once(tmp_path: Path) -> None:
     assert code == 1
 
 
+@pytest.mark.slow
 def test_stop_on_first_failure_still_records_the_reruns(tmp_path: Path) -> None:
     code, lines, _ = run_suite(tmp_path, "-x")
     attempts = by_test(lines)
@@ -151,6 +154,7 @@ def test_stop_on_first_failure_still_records_the_reruns(tmp_path: Path) -> None:
     assert code == 1
 
 
+@pytest.mark.slow
 def test_parallel_workers_append_whole_lines(tmp_path: Path) -> None:
     pytest.importorskip("xdist")
     code, lines, _ = run_suite(tmp_path, "-n", "2")

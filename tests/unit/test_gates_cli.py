@@ -83,6 +83,7 @@ def test_unknown_tier_and_bad_config_exit_2(project: Path, capsys: pytest.Captur
     assert "missing.yml: no such file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_tier_tree(project: Path) -> None:
     # As a cancelled Actions job: the runner signals trunkline, which must stop its children.
     pidfile = project / "child.pid"

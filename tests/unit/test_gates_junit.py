@@ -74,6 +74,7 @@ def pytest_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["xunit2", "xunit1"])
 def test_counts_and_failing_tests_from_real_pytest(pytest_reports: dict[str, Path], family: str) -> None:
     report = parse_junit(pytest_reports[family].read_bytes(), f"reports/junit-{family}.xml")
@@ -95,6 +96,7 @@ def test_counts_and_failing_tests_from_real_pytest(pytest_reports: dict[str, Pat
     assert setup.line == 29  # where the fixture raised
 
 
+@pytest.mark.slow
 def test_read_junit_globs_and_merges(pytest_reports: dict[str, Path]) -> None:
     report = read_junit(pytest_reports["root"], "reports/junit-*.xml")
     assert report.files == ("reports/junit-xunit1.xml", "reports/junit-xunit2.xml")

@@ -16,11 +16,7 @@ def runs(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'g.db'}")
     else:
-        s = Store("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-        try:
-            s.ping()
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"PostgreSQL at 127.0.0.1:5432 not reachable: {exc}")
+        s = Store(request.getfixturevalue("pg_schema_url"))
     s.create_all()
     repo = GateRunRepo(s)
     prefix = f"test-{uuid.uuid4().hex[:8]}"

@@ -62,11 +62,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'q.db'}")
     else:
-        s = Store("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-        try:
-            s.ping()
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"PostgreSQL at 127.0.0.1:5432 not reachable: {exc}")
+        s = Store(request.getfixturevalue("pg_schema_url"))
     s.create_all()
     repo = MergeQueueRepo(s)
     with s.begin() as conn:

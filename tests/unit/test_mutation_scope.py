@@ -105,6 +105,7 @@ def _mutmut_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -
 
 # (mutmut's generator takes seconds per hundred mutants: two real modules with classes, methods,
 # decorators and validators keep this quick)
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["bot/trunkline/config/model.py", "bot/trunkline/sandbox/mergeability.py"])
 def test_every_mutant_mutmut_makes_belongs_to_a_function_we_find(path: str, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,6 +116,7 @@ def test_every_mutant_mutmut_makes_belongs_to_a_function_we_find(path: str, tmp_
     assert theirs <= ours, f"mutmut mutates functions we do not map: {sorted(theirs - ours)}"
 
 
+@pytest.mark.slow
 def test_sample_agrees_with_mutmut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     theirs = _mutmut_keys(tmp_path, monkeypatch, SAMPLE.replace("@decorate\n", "@decorate\n"))
     # decorated functions (other than staticmethod/classmethod) and Enum hooks are left alone by mutmut;

@@ -66,12 +66,14 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_real_files_hold_raw_timings(results) -> None:
     loaded = load_benchmarks(json.loads(results["base"].read_text()))
     tuned = loaded["bench/test_bench.py::test_tuned"]
     assert tuned.data is not None and len(tuned.data) == 25 and all(t >= 0.0004 for t in tuned.data)
 
 
+@pytest.mark.slow
 def test_slower_and_faster_on_real_runs(results, tmp_path: Path) -> None:
     base = load_benchmarks(json.loads(results["base"].read_text()))
     head = load_benchmarks(json.loads(results["head"].read_text()))
@@ -92,6 +94,7 @@ def test_slower_and_faster_on_real_runs(results, tmp_path: Path) -> None:
     assert "🔴 slower" in (tmp_path / "perf.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_file_against_itself_is_unchanged(results) -> None:
     proc = cli(str(results["base"]), str(results["base"]), "--allow-no-data")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -102,6 +105,7 @@ def test_a_file_against_itself_is_unchanged(results) -> None:
     assert cli(str(results["base"]), str(results["base"]), "--min-samples", "3").returncode == 0
 
 
+@pytest.mark.slow
 def test_missing_benchmarks_and_missing_raw_data_are_no_data(results) -> None:
     base = json.loads(results["base"].read_text())
     head = json.loads(results["head"].read_text())
@@ -121,6 +125,7 @@ def test_missing_benchmarks_and_missing_raw_data_are_no_data(results) -> None:
     assert "| ⚪ no data |" in to_markdown(stripped_report)
 
 
+@pytest.mark.slow
 def test_bad_input_is_a_usage_error(tmp_path: Path, results) -> None:
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "other.json").write_text('{"something": []}')

@@ -134,6 +134,7 @@ def action() -> dict:
     return YAML(typ="safe").load(ACTION.read_text())
 
 
+@pytest.mark.slow
 def test_action_validates_against_githubs_schema() -> None:
     result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)],
                             capture_output=True, text=True, check=False)
@@ -150,6 +151,7 @@ def test_action_inputs_reach_run_only_through_env() -> None:
         assert step.get("shell") == "bash"
 
 
+@pytest.mark.slow
 def test_zizmor_finds_nothing() -> None:
     exe = BIN / "zizmor"
     if not exe.exists():
@@ -190,6 +192,7 @@ def run_step(root: Path, inputs: dict[str, str]) -> tuple[subprocess.CompletedPr
     return proc, outputs, summary.read_text()
 
 
+@pytest.mark.slow
 def test_action_check_mode(workdir: Path) -> None:
     proc, outputs, summary = run_step(workdir, {"baseline": "baseline.yml"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -205,6 +208,7 @@ def test_action_check_mode(workdir: Path) -> None:
     assert "::error title=ratchet coverage::coverage: below floor by 20" in proc.stdout
 
 
+@pytest.mark.slow
 def test_action_update_mode_and_bad_mode(workdir: Path) -> None:
     proc, outputs, summary = run_step(workdir, {"baseline": "baseline.yml", "mode": "update"})
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -11,6 +11,8 @@ from trunkline.ratchets.workspace import BASE_BRANCH, materialise
 from trunkline.sandbox import git as sgit
 from trunkline.sandbox.actors import Sandbox
 
+pytestmark = pytest.mark.slow  # subprocesses / servers / node: tier 1 (make verify-fast skips it)
+
 PATH = ".github/trunkline-ratchets.yml"
 TEXT = "# floors\nversion: 1\nmetrics:\n  coverage:\n    kind: coverage\n    floor: 80   # raised\n"
 

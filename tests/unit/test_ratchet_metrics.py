@@ -50,6 +50,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_coverage_reads_the_branch_aware_total(measured: Path) -> None:
     data = json.loads((measured / "coverage.json").read_text())
     reading = m.read_metric("coverage", measured / "coverage.json")
@@ -60,6 +61,7 @@ def test_coverage_reads_the_branch_aware_total(measured: Path) -> None:
     assert reading.detail.startswith("lines + branches (4/6 lines, 1/2 branches)")
 
 
+@pytest.mark.slow
 def test_patch_coverage_counts_the_changed_lines(measured: Path) -> None:
     reading = m.read_metric("patch_coverage", measured / "diff-cover.json")
     # the changed lines are the untested function: its `def` runs at import, its body never

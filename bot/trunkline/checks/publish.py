@@ -7,6 +7,10 @@ publishing is a no-op. An unfinished run of ours is completed in place; a finish
 other content gets a new run (GitHub shows the newest per name, and PATCH would *append*
 annotations to the old ones). GitHub caps annotations at 50 per request; the rest follow in
 PATCHes of the new run.
+
+Every create/update of one of our check runs is also published on the pipeline event stream
+(``check_run.published``, :func:`trunkline.stream.announce.announce_check_run`); code that writes check
+runs through the REST client directly calls it with GitHub's answer.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 from github.CheckRun import CheckRun
 from github.Repository import Repository
+
+from trunkline.stream.announce import announce_check_run
 
 MAX_ANNOTATIONS_PER_REQUEST = 50
 
@@ -89,4 +95,5 @@ def publish_check_run(repo: Repository, spec: CheckRunSpec, *, app_id: int | Non
         run = repo.create_check_run(name=spec.name, head_sha=spec.head_sha, **fields)
     for batch in batches[1:]:
         run.edit(output=spec.output(batch))
+    announce_check_run(run)
     return run

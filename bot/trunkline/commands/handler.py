@@ -138,10 +138,10 @@ def run_steps(session: Session, steps: Sequence[Step], level_of: Callable[[], st
     entries: list[Entry] = []
     for step in steps:
         shown = step.command.display(session.prefix)
-        if step.outcome is not None:
-            entries.append(Entry(shown, step.outcome))
+        if step.spec is None:  # unknown command
+            entries.append(Entry(shown, step.outcome or refused("unknown command")))
             continue
-        assert step.spec is not None
+        # Permission first: someone who may not run a command learns that, not its usage.
         needed = session.levels.get(step.spec.name, step.spec.level)
         if needed != "read":  # everyone who can comment can read (public repos: anyone)
             if session.actor_level is None:
@@ -150,6 +150,9 @@ def run_steps(session: Session, steps: Sequence[Step], level_of: Callable[[], st
                 entries.append(Entry(shown, refused(feedback.refusal_for_level(
                     session.prefix + step.spec.name, needed, session.actor_level, session.actor))))
                 continue
+        if step.outcome is not None:  # bad arguments, PR-only command on an issue
+            entries.append(Entry(shown, step.outcome))
+            continue
         entries.append(Entry(shown, _run(session, step)))
     return entries
 

@@ -356,12 +356,15 @@ def _plain_scalar(value: Any) -> Any:
 
 
 def _normalise_sections(data: dict[str, Any], model: type[BaseModel]) -> None:
-    """``merge:`` with everything commented out is an empty section, not ``null``."""
+    """``merge:`` with everything commented out is an empty section, not ``null``. A top-level section
+    that is off unless present (``deploy:``, default ``None``) stays ``null``: absent."""
     for name, info in model.model_fields.items():
         section = _section_class(info.annotation)
         if section is None or name not in data:
             continue
         if data[name] is None:
+            if model is TrunklineConfig and info.default is None and info.default_factory is None:
+                continue
             data[name] = {}
         if isinstance(data[name], dict):
             _normalise_sections(data[name], section)

@@ -101,6 +101,8 @@ class MergeSection(Section):
         "approvals": "required_approvals",
         "delete_branch_on_merge": "delete_branch",
         "checks": "required_checks",
+        "slot_timeout": "slot_timeout_minutes",
+        "timeout": "slot_timeout_minutes",
     }
 
     method: MergeMethod = Field(
@@ -141,6 +143,15 @@ class MergeSection(Section):
     )
     rules: list[MergeRule] = Field(
         default=[], description="Pull requests merged automatically once green, without the label or /merge."
+    )
+    slot_timeout_minutes: int = Field(
+        60, ge=0, le=10080,
+        description=(
+            "Minutes a pull request may hold the merge queue (its updated branch waiting for required checks) "
+            "before it is taken out of the queue with the reason on its trunkline/merge check and one comment, "
+            "so the next pull request can go (0 = wait forever). Pushing a commit or commenting /merge "
+            "queues it again."
+        ),
     )
 
     @field_validator("hold_labels")
@@ -192,7 +203,9 @@ class CommandsSection(Section):
 _SECTION: dict = {"json_schema_extra": {"default": {}}}
 
 # Sections kept in their own modules import ``Section`` from here, so they come after it.
+from trunkline.config.sections_agents import AgentsSection  # noqa: E402
 from trunkline.config.sections_contracts import ContractsSection  # noqa: E402
+from trunkline.config.sections_deploy import DeploySection  # noqa: E402
 from trunkline.config.sections_flaky import FlakySection  # noqa: E402
 from trunkline.config.sections_ratchets import RatchetsSection  # noqa: E402
 from trunkline.config.sections_tiers import TIERS_DESCRIPTION, Tiers  # noqa: E402
@@ -227,6 +240,10 @@ class TrunklineConfig(Section):
     tiers: Tiers = Field(default={}, json_schema_extra={"additionalProperties": False},
                          description=TIERS_DESCRIPTION)
     flaky: FlakySection = Field(default_factory=FlakySection, description=FlakySection.__doc__, **_SECTION)
+    deploy: DeploySection | None = Field(
+        None, description=DeploySection.__doc__ + " Absent = no deploys; present = every push to the default "
+                                                   "branch is deployed as a canary (unless on_merge: false).")
+    agents: AgentsSection = Field(default_factory=AgentsSection, description=AgentsSection.__doc__, **_SECTION)
 
     @field_validator("extends")
     @classmethod

@@ -12,6 +12,10 @@ bypass ``before_call``), still go out unsigned and must be refused.
 
 The body is serialized here, exactly once, and sent as those bytes, so the signature covers what
 the server receives.
+
+Links to run logs (``GET /logs/...``, security scheme ``sig`` in the query) are signed the way the bot
+signs them (:mod:`trunkline.logs.links`): ``expires`` an hour ahead, ``sig`` over the case's path —
+so the cases reach the routes' real answers (a 404 for runs the server does not have) instead of 403.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import hashlib
 import hmac
 import json
 import os
+import time
 from typing import Any
 
 import schemathesis
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+LINK_SIGNATURE = "sig"
 
 
 def secret() -> str | None:
@@ -66,11 +72,15 @@ class GitHubWebhookSignature:
 
     def get(self, case: Any, context: Any) -> str | None:
         key = secret()
-        if not key or SIGNATURE_HEADER.lower() not in _security_headers(case):
+        if not key or (SIGNATURE_HEADER.lower() not in _security_headers(case)
+                       and LINK_SIGNATURE not in _security_params(case, "query")):
             return None
         return key
 
     def set(self, case: Any, data: str, context: Any) -> None:
+        if LINK_SIGNATURE in _security_params(case, "query"):
+            sign_link(case, data)
+            return
         body = _case_body(case)
         if body is not None:
             case.headers = {**(case.headers or {}), SIGNATURE_HEADER: signature(data, body)}
@@ -88,9 +98,25 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         kwargs["data"] = body
 
 
-def _security_headers(case: Any) -> set[str]:
-    """Lower-cased header names of the operation's security schemes."""
+def sign_link(case: Any, webhook_secret: str) -> None:
+    """Set ``expires`` (an hour ahead) and ``sig`` on a case of a ``/logs/`` route."""
+    from trunkline.logs import links
+
+    key = links.derive_key(webhook_secret, os.environ.get("TRUNKLINE_LOGS_KEY", ""))
+    if key is None:
+        return
+    expires = int(time.time()) + 3600
+    case.query = {**(case.query or {}), "expires": str(expires),
+                  LINK_SIGNATURE: links.signature(key, case.formatted_path, expires)}
+
+
+def _security_params(case: Any, location: str) -> set[str]:
+    """Lower-cased names of the operation's security schemes' parameters in ``location``."""
     try:
-        return {p.name.lower() for p in case.operation.security.iter_parameters() if p.location.value == "header"}
+        return {p.name.lower() for p in case.operation.security.iter_parameters() if p.location.value == location}
     except Exception:  # noqa: BLE001 - other spec kinds: nothing to sign
         return set()
+
+
+def _security_headers(case: Any) -> set[str]:
+    return _security_params(case, "header")

@@ -266,12 +266,17 @@ def _head_of_pr(run: DemoRun, number: int) -> str:
     return repo.pulls[number].head_sha
 
 
+from trunkline.agents.demo import chapter_agents  # noqa: E402
+from trunkline.deploy.demo import chapter_deploy  # noqa: E402
 from trunkline.gates.demo import chapter_gates  # noqa: E402
 from trunkline.ratchets.demo import chapter_ratchets  # noqa: E402
+from trunkline.reports.demo import chapter_nightly_report  # noqa: E402
+from trunkline.stream.demo import chapter_event_stream  # noqa: E402
 
 CHAPTERS: list[Callable[[DemoRun], None]] = [chapter_setup, chapter_config_check, chapter_reliability,
                                             chapter_commands, chapter_contracts, chapter_automerge,
-                                            chapter_ratchets, chapter_gates]
+                                            chapter_ratchets, chapter_gates, chapter_agents,
+                                            chapter_event_stream, chapter_deploy, chapter_nightly_report]
 
 
 def run_demo(root: Path | None = None, console: Console | None = None) -> int:

@@ -3,7 +3,8 @@
 Nothing here talks to GitHub by itself: ``ctx.github`` creates the installation client on first use
 (through the factory the worker passes, normally ``AppClient.installation``) and ``ctx.config()``
 calls the loader once and caches its result (normally
-``lambda: resolve_config(owner, repo, fetch)`` from ``trunkline.config.resolve``).
+``lambda: resolve_config(owner, repo, fetch)`` from ``trunkline.config.resolve``). ``ctx.store`` is
+the bot's database: the process's one shared ``Store`` (``trunkline.store.base.process_store``).
 
 :func:`is_own_event` is the loop guard: events Trunkline caused itself are not handled.
 """
@@ -52,13 +53,16 @@ class Context:
     log: logging.LoggerAdapter
     github_factory: Callable[[int], Any] | None = field(default=None, repr=False)
     config_loader: Callable[[], Any] | None = field(default=None, repr=False)
+    store_factory: Callable[[], Any] | None = field(default=None, repr=False)
     _github: Any = field(default=_MISSING, init=False, repr=False)
+    _store: Any = field(default=_MISSING, init=False, repr=False)
     _config: Any = field(default=_MISSING, init=False, repr=False)
 
     @classmethod
     def build(cls, event: str, delivery_id: str, payload: BaseEventPayload | Mapping[str, Any], *,
               github_factory: Callable[[int], Any] | None = None,
               config_loader: Callable[[], Any] | None = None,
+              store_factory: Callable[[], Any] | None = None,
               logger: logging.Logger | None = None) -> Context:
         """A context for one delivery; ``payload`` may be the raw body (parsed here, may raise
         :class:`~trunkline.events.payloads.PayloadError`)."""
@@ -69,7 +73,7 @@ class Context:
             "repo": f"{owner}/{name}" if owner and name else None})
         return cls(event=event, action=typed.action, delivery_id=delivery_id, payload=typed,
                    installation_id=typed.installation_id, repo_owner=owner, repo_name=name, log=log,
-                   github_factory=github_factory, config_loader=config_loader)
+                   github_factory=github_factory, config_loader=config_loader, store_factory=store_factory)
 
     @property
     def repo_full_name(self) -> str | None:
@@ -87,6 +91,19 @@ class Context:
             self._github = self.github_factory(self.installation_id)
         return self._github
 
+    @property
+    def store(self) -> Any:
+        """The bot's database (``trunkline.store.Store``): the process's shared store unless this
+        Context was built with a ``store_factory``; made on first use."""
+        if self._store is _MISSING:
+            if self.store_factory is not None:
+                self._store = self.store_factory()
+            else:
+                from trunkline.store.base import process_store
+
+                self._store = process_store()
+        return self._store
+
     def config(self) -> Any:
         """The repository's resolved Trunkline config, loaded on first call and cached."""
         if self._config is _MISSING:
@@ -103,15 +120,32 @@ NEW_CODE_EVENTS = frozenset({("pull_request", "opened"), ("pull_request", "synch
                              ("pull_request", "reopened"), ("pull_request", "ready_for_review"),
                              ("push", None)})
 
+# Results of work our bot started, which GitHub announces with our bot as the sender and which only
+# this delivery reports (action None = every action):
+# - ``workflow_run``: a tier's workflow the bot dispatched (the gates' Actions executor completes the
+#   tier's check from it; without it only polling would) — and a nightly/weekly run it started
+#   (the report). Handlers answer with check runs / an issue edit, both dropped as ours: no loop;
+# - ``pull_request`` ``closed``: a pull request the bot merged — its tier runs still in flight are
+#   cancelled ("pull request merged"); the merge queue already moved on (its row is merged, so the
+#   merge handler does nothing twice). Nothing here closes pull requests in reaction: no loop.
+OWN_RESULT_EVENTS = frozenset({("workflow_run", None), ("pull_request", "closed")})
+
+
+def handled_when_ours(event: str, action: str | None) -> bool:
+    """Whether an event our own bot sent is still handled (``NEW_CODE_EVENTS``, ``OWN_RESULT_EVENTS``)."""
+    key = (event, action)
+    return key in NEW_CODE_EVENTS or key in OWN_RESULT_EVENTS or (event, None) in OWN_RESULT_EVENTS
+
 
 def is_own_event(payload: BaseEventPayload, bot_login: str | None, app_id: int | None) -> bool:
     """True for events Trunkline caused and must not react to: sent by our bot user (comments, labels,
     reviews — reacting would loop), or check runs/suites of our App that GitHub announces because we
     created/completed them. New code our bot pushed or opened (``NEW_CODE_EVENTS``) is not "own": it
-    has to be gated like anyone else's."""
+    has to be gated like anyone else's; nor are the results of work it started (``OWN_RESULT_EVENTS``:
+    a workflow run it dispatched, a pull request it merged)."""
     sender = payload.sender_login
     if bot_login and sender and sender.lower() == bot_login.lower():
-        return (payload.event, payload.action) not in NEW_CODE_EVENTS
+        return not handled_when_ours(payload.event, payload.action)
     if app_id is None:
         return False
     if isinstance(payload, CheckRunEvent):

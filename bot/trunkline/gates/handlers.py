@@ -22,6 +22,10 @@ from trunkline.events.registry import registry
 from . import service
 from .config import tier_of_check, tiers_for
 
+# auto-merge produces a missing trunkline/<tier> check on a head it updated, in any process that loads
+# the handlers — not only one that already saw a pull request event naming the tier
+service.register_merge_producers()
+
 
 def _config(ctx: Context):  # noqa: ANN202 - TrunklineConfig | None
     resolved = ctx.config()

@@ -35,8 +35,9 @@ once (the merge decision sees it pending, not missing). Then
   The pool thread checks the commit out through the API, runs the commands under the budget, and
   completes the check run by id, then calls ``trunkline.merge.service.after_own_check``;
 * **actions**: the workflow is dispatched in the handler; its run is followed by ``workflow_run``
-  webhooks and, because GitHub sends those with our bot as the sender for runs we dispatched (which
-  the runtime's loop guard drops), by polling the run every ``TRUNKLINE_GATES_POLL_SECONDS`` (15).
+  webhooks (GitHub sends those with our bot as the sender for runs we dispatched; the loop guard
+  still lets them through, see ``trunkline.events.context.OWN_RESULT_EVENTS``) and, as a safety net
+  for a lost delivery, by polling the run every ``TRUNKLINE_GATES_POLL_SECONDS`` (15).
 
 Cancelling (a re-push, a closed pull request, ``/verify`` restarting a tier) sets ``cancel_reason`` on
 the row; the process running it sees that within a second (its monitor thread polls the store), stops
@@ -57,7 +58,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
@@ -69,6 +69,12 @@ from typing import Any
 from urllib.parse import quote
 
 from trunkline.checks.publish import CheckRunSpec, annotation_batches, publish_check_run
+from trunkline.jobs.supervise import STALE_AFTER, Supervisor, is_orphaned, owner_pid
+from trunkline.jobs.supervise import at_interpreter_exit as _at_interpreter_exit
+from trunkline.jobs.supervise import env_float as _env_float
+from trunkline.jobs.supervise import pid_alive as _pid_alive
+from trunkline.logs import files as log_files
+from trunkline.logs.links import tier_log_link
 from trunkline.store.gate_runs import (
     DISPATCHED,
     QUEUED,
@@ -77,8 +83,9 @@ from trunkline.store.gate_runs import (
     GateRunRepo,
     repo_key,
 )
+from trunkline.stream.announce import announce_check_run
 
-from .config import MAX_BUDGET_SECONDS, Tier, check_name, effective_tiers, tier_of_check
+from .config import CHECK_PREFIX, MAX_BUDGET_SECONDS, Tier, check_name, effective_tiers, tier_of_check
 from .executors import actions as actions_exec
 from .executors.local import BlobCache, prune_checkouts, run_in_checkout
 from .report import check_spec, running_spec
@@ -88,7 +95,6 @@ from .runner import CANCELLED, ERROR, CancelToken, kill_tree, scrub_env
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 5.0
-STALE_AFTER = 60.0  # a heartbeat older than this means the owning process is gone
 SWEEP_EVERY = 30.0
 MONITOR_TICK = 0.5
 ACTIONS_QUEUE_GRACE = 900.0  # a dispatched run may wait this long for a runner on top of its budget
@@ -130,29 +136,6 @@ def superseded_reason(new_sha: str) -> str:
     return f"superseded by {_short(new_sha)}"
 
 
-def owner_pid(owner: str | None) -> tuple[str | None, int | None]:
-    """``host:pid:token`` → (host, pid)."""
-    if not owner:
-        return None, None
-    parts = owner.split(":")
-    try:
-        return parts[0], int(parts[1])
-    except (IndexError, ValueError):
-        return parts[0], None
-
-
-def is_orphaned(run: GateRun, *, now: float, me: str, host: str, pid_alive: Callable[[int], bool]) -> bool:
-    """A local run nobody is running any more (pure over the row and the liveness probe)."""
-    if run.state not in (QUEUED, RUNNING) or run.executor != "local" or run.owner == me:
-        return False
-    if run.owner is None:  # recorded, never picked up: the recording process died before its pool did
-        return now - run.created_at > STALE_AFTER
-    run_host, pid = owner_pid(run.owner)
-    if run_host == host and pid is not None and not pid_alive(pid):
-        return True
-    return now - (run.heartbeat_at or run.created_at) > STALE_AFTER
-
-
 def needs_adoption(run: GateRun, *, now: float, me: str, host: str, pid_alive: Callable[[int], bool]) -> bool:
     """A dispatched Actions run whose follower is gone: another process follows it from now on."""
     if run.state != DISPATCHED or run.owner == me:
@@ -176,16 +159,6 @@ def failed_tiers(check_runs: Sequence[dict[str, Any]], tiers: Sequence[str], app
             newest[tier] = run
     return [t for t in tiers if t in newest and newest[t].get("status") == "completed"
             and newest[t].get("conclusion") not in ("success", "skipped")]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---------------------------------------------------------------------------------------------- GitHub IO
@@ -215,6 +188,7 @@ def create_check(client: Any, owner: str, repo: str, spec: CheckRunSpec) -> int:
     if spec.details_url:
         body["details_url"] = spec.details_url
     _, data = client.request_json("POST", f"/repos/{_q(owner)}/{_q(repo)}/check-runs", input=body)
+    announce_check_run(data, f"{owner}/{repo}")
     return int(data["id"])
 
 
@@ -226,9 +200,10 @@ def complete_check(client: Any, owner: str, repo: str, check_run_id: int, spec: 
                               "output": spec.output(batches[0]), "external_id": spec.fingerprint()}
     if spec.details_url:
         fields["details_url"] = spec.details_url
-    client.request_json("PATCH", url, input=fields)
+    _, data = client.request_json("PATCH", url, input=fields)
     for batch in batches[1:]:
-        client.request_json("PATCH", url, input={"output": spec.output(batch)})
+        _, data = client.request_json("PATCH", url, input={"output": spec.output(batch)})
+    announce_check_run(data, f"{owner}/{repo}")
 
 
 def fetch_pull(client: Any, owner: str, repo: str, number: int) -> dict[str, Any]:
@@ -255,8 +230,10 @@ class _Live:
         self.ctx = ctx
 
 
-class GateService:
+class GateService(Supervisor):
     """One per process (see :func:`get_service`): the pool for local runs, the monitor thread."""
+
+    shutdown_reason = SHUTDOWN
 
     def __init__(self, store: Any, *, work_root: Path, concurrency: int = 2, poll_interval: float = 15.0,
                  grace: float = 5.0, base_env: dict[str, str] | None = None) -> None:
@@ -267,53 +244,19 @@ class GateService:
         self.poll_interval = poll_interval
         self.grace = grace
         self.base_env = base_env if base_env is not None else scrub_env(os.environ)
-        self.host = socket.gethostname()
-        self.me = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="trunkline-tier")
         self.live: dict[int, _Live] = {}
-        self.lock = threading.Lock()
-        self.app: Any = None  # the AppClient, learned from the first context (for adopted runs)
-        self._monitor: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._last_sweep = 0.0
+        super().__init__("trunkline-gates-monitor", MONITOR_TICK)
         self._last_poll = 0.0
-        self._last_heartbeat = 0.0
         self._last_prune = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def attach(self, ctx_or_client: Any) -> None:
         """Remember the App client and make sure the monitor thread runs (first call sweeps orphans)."""
-        client = client_of(ctx_or_client)
-        app = getattr(client, "app", None)
-        if app is not None and self.app is None:
-            self.app = app
-        if self._monitor is None or not self._monitor.is_alive():
-            with self.lock:
-                if self._monitor is None or not self._monitor.is_alive():
-                    self._monitor = threading.Thread(target=self._monitor_loop, name="trunkline-gates-monitor",
-                                                     daemon=True)
-                    self._monitor.start()
+        super().attach(getattr(client_of(ctx_or_client), "app", None))
 
-    def stop_running(self) -> None:
-        """The process is exiting: stop every local tier it runs (each completes ``cancelled``)."""
-        self._stop.set()
-        with self.lock:
-            live = list(self.live.values())
-        for item in live:
-            if item.token is not None:
-                item.token.cancel(SHUTDOWN)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop the monitor; running local tiers are stopped (their processes killed)."""
-        self._stop.set()
-        with self.lock:
-            live = list(self.live.values())
-        for item in live:
-            if item.token is not None:
-                item.token.cancel(SHUTDOWN)
-        self.pool.shutdown(wait=wait, cancel_futures=True)
-        if self._monitor is not None:
-            self._monitor.join(5)
+    def running_tokens(self) -> list[CancelToken]:  # stopped local tiers complete ``cancelled``
+        return [item.token for item in self.live.values() if item.token is not None]
 
     def _client_for(self, run: GateRun) -> Any:
         with self.lock:
@@ -348,7 +291,8 @@ class GateService:
                                None, target.head_sha)
         try:
             check_id = create_check(client, owner, repo, running_spec(tier.name, target.head_sha, budget=tier.budget,
-                                                                      executor=tier.executor, reason=reason))
+                                                                      executor=tier.executor, reason=reason,
+                                                                      details_url=tier_log_link(row.id, tier.executor)))
         except Exception:
             # Forget the row, so that the delivery's retry (the error propagates) can start the tier.
             self.runs.delete(row.id)
@@ -410,7 +354,8 @@ class GateService:
             result = run_in_checkout(tier, client, owner, repo, row.head_sha, env=self.base_env, cancel=token,
                                      work_root=self.work_root / "runs", cache_dir=self.cache_dir, grace=self.grace,
                                      on_start=lambda pgid: self.runs.update(run_id, pgid=pgid), marker=row.marker,
-                                     client_factory=factory)
+                                     client_factory=factory,
+                                     log_path=log_files.tier_log_path(self.work_root, row.repo, row.id))
             self._complete(run_id, result)
         except Exception as exc:  # noqa: BLE001 - whatever happened, the check run must not stay in progress
             log.exception("tier run %s failed", run_id)
@@ -428,7 +373,7 @@ class GateService:
         row = self.runs.get(run_id)
         if row is None:
             return False
-        spec = check_spec(result, row.head_sha)
+        spec = check_spec(result, row.head_sha, details_url=tier_log_link(row.id, row.executor))
         if not self.runs.finish(run_id, verdict=result.verdict, conclusion=result.conclusion, title=spec.title,
                                 now=time.time()):
             return False  # someone else completed it (a cancel, a sweep, the other follower)
@@ -574,31 +519,21 @@ class GateService:
                 log.warning("following workflow run of tier run %s failed", row.id, exc_info=True)
 
     # -- the monitor --------------------------------------------------------------------------------
-    def _monitor_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - the monitor must survive a database hiccup
-                log.warning("gates monitor tick failed", exc_info=True)
-            self._stop.wait(MONITOR_TICK)
-
     def tick(self, now: float | None = None) -> None:
         """One round of the monitor: cancel requests, heartbeat, polling, orphan sweep."""
         now = now if now is not None else time.time()
-        for row in self.runs.cancel_requests(self.me):
-            with self.lock:
-                item = self.live.get(row.id)
-            if item is not None and item.token is not None:
-                item.token.cancel(row.cancel_reason or "cancelled")
-        if now - self._last_heartbeat >= HEARTBEAT_EVERY:
-            self._last_heartbeat = now
-            self.runs.heartbeat(self.me, now)
+        self.supervise(now, HEARTBEAT_EVERY)
         if now - self._last_poll >= self.poll_interval:
             self._last_poll = now
             self._poll_dispatched()
         if now - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = now
             self.sweep(now)
+
+    def _token_of(self, run_id: int) -> CancelToken | None:
+        with self.lock:
+            item = self.live.get(run_id)
+        return item.token if item is not None else None
 
     def sweep(self, now: float | None = None) -> int:
         """Complete orphaned local runs, adopt dispatched runs whose follower is gone; returns how many.
@@ -607,6 +542,7 @@ class GateService:
         if now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
             prune_checkouts(self.work_root / "runs", MAX_BUDGET_SECONDS + 3600, now)
+            log_files.prune(self.work_root / "logs", log_files.KEEP_SECONDS, now)
             BlobCache(self.cache_dir).prune(BLOB_MAX_AGE, now)
         count = 0
         for row in self.runs.in_state(QUEUED, RUNNING, DISPATCHED):
@@ -651,13 +587,6 @@ _service: GateService | None = None
 _service_lock = threading.Lock()
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name) or default)
-    except ValueError:
-        return default
-
-
 def get_service() -> GateService:
     """This process's service, made on first use (store: the bot's database)."""
     global _service
@@ -673,21 +602,6 @@ def get_service() -> GateService:
                                    grace=_env_float("TRUNKLINE_GATES_KILL_GRACE", 5.0))
             _at_interpreter_exit(_service.stop_running)
         return _service
-
-
-def _at_interpreter_exit(callback: Callable[[], None]) -> None:
-    """Run ``callback`` when the process exits, *before* Python joins non-daemon threads — the pool's
-    threads wait for their tiers, so without this a 30-minute tier would hold the worker's exit."""
-    register = getattr(threading, "_register_atexit", None)  # what concurrent.futures itself uses
-    if register is not None:
-        try:
-            register(callback)
-            return
-        except RuntimeError:  # already shutting down
-            pass
-    import atexit
-
-    atexit.register(callback)
 
 
 def set_service(service: GateService | None) -> None:
@@ -804,13 +718,15 @@ def retest(ctx: Any, owner: str, repo: str, number: int, reason: str, *, config:
 
 # -- auto-merge: our tiers on a head GitHub announced to nobody -----------------------------------
 
-def tier_check_producer(tier_name: str) -> Callable[[Any, str, str, dict[str, Any]], CheckRunSpec]:
+def tier_check_producer(tier_name: str, *, only_configured: bool = False
+                        ) -> Callable[[Any, str, str, dict[str, Any]], CheckRunSpec | None]:
     """A producer for ``trunkline.merge.service.OWN_CHECKS``: when auto-merge finds ``trunkline/<tier>``
-    missing on a head — after it updated the branch, GitHub's synchronize event is sent as our bot and
-    dropped by the loop guard, so nothing else starts the tiers there — it starts the pull request's
-    tiers on that head and reports this one as in progress (never as passed)."""
+    missing on a head — right after it updated the branch, before GitHub's synchronize event for the
+    new head reached the gates — it starts the pull request's tiers on that head and reports this one
+    as in progress (never as passed). ``only_configured``: a tier the repository does not configure is
+    none of ours (None: nothing published) instead of a failing check."""
 
-    def produce(client: Any, owner: str, repo: str, pr: dict[str, Any]) -> CheckRunSpec:
+    def produce(client: Any, owner: str, repo: str, pr: dict[str, Any]) -> CheckRunSpec | None:
         from trunkline.config.resolve import resolve_config
         from trunkline.github.contents import default_branch_fetch
 
@@ -818,6 +734,8 @@ def tier_check_producer(tier_name: str) -> Callable[[Any, str, str, dict[str, An
         resolved = resolve_config(owner, repo, default_branch_fetch(client.github))
         config = resolved.config if resolved.ok else None
         tier = effective_tiers(config).get(tier_name)
+        if tier is None and only_configured:
+            return None
         results = run_pr_tiers(client, owner, repo, int(pr["number"]), reason="new head after a branch update",
                                config=config, pr=pr) if tier is not None else []
         mine = next((r for r in results if r.tier == tier_name), None)
@@ -829,12 +747,27 @@ def tier_check_producer(tier_name: str) -> Callable[[Any, str, str, dict[str, An
     return produce
 
 
-def register_merge_producers(tier_names: Sequence[str]) -> None:
-    """Let auto-merge start our tiers on heads whose synchronize event it caused (see above)."""
+#: Check names under our prefix that are not tiers (other capabilities publish them).
+NOT_TIERS = frozenset({"config", "contracts", "merge", "ratchets"})
+
+
+def tier_family(name: str) -> Callable[[Any, str, str, dict[str, Any]], CheckRunSpec | None] | None:
+    """``trunkline/<tier>`` -> the producer of that tier's check (for a tier the repository configures)."""
+    tier = tier_of_check(name)
+    if not tier or tier in NOT_TIERS or "/" in tier or tier != tier.strip():
+        return None
+    return tier_check_producer(tier, only_configured=True)
+
+
+def register_merge_producers(tier_names: Sequence[str] = ()) -> None:
+    """Let auto-merge start our tiers on heads whose synchronize event it caused (see above): every
+    ``trunkline/<tier>`` name through the prefix (whatever this process has seen), and the named tiers
+    exactly."""
     try:
-        from trunkline.merge.service import OWN_CHECKS
+        from trunkline.merge.service import OWN_CHECK_PREFIXES, OWN_CHECKS
     except ImportError:
         return
+    OWN_CHECK_PREFIXES.setdefault(CHECK_PREFIX, tier_family)
     for name in tier_names:
         OWN_CHECKS.setdefault(check_name(name), tier_check_producer(name))
 

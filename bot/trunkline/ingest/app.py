@@ -1,4 +1,7 @@
-"""The webhook receiver: ``POST /webhooks/github``, ``GET /healthz``, ``GET /metrics``.
+"""The webhook receiver: ``POST /webhooks/github``, ``GET /healthz``, ``GET /metrics``, and the live
+pipeline events (``GET /events`` WebSocket, ``GET /events/stream`` SSE: :mod:`trunkline.stream.http`).
+
+Every JSON answer is a model generated from ``contracts/openapi.yaml`` (:mod:`trunkline.api.ingest`).
 
 The webhook route is a lean ASGI endpoint (no body model, no dependency injection) because it is
 the hot path: it checks size, signature, headers and JSON, hands the row to the group-commit
@@ -29,17 +32,22 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.routing import Route
 
-from trunkline import metrics
+from trunkline import metrics, stream
+from trunkline.api.ingest import DeliveryDuplicate, DeliveryQueued, Error, Health
 from trunkline.ingest.payload import summarize
 from trunkline.ingest.signature import verify
 from trunkline.ingest.writer import GroupCommitWriter
 from trunkline.jobs.keys import serial_key
 from trunkline.jobs.queue import JobQueue
+from trunkline.logs.http import mount as mount_logs
 from trunkline.settings import Settings
 from trunkline.store.base import Store
 from trunkline.store.deliveries import new_row
+from trunkline.stream.http import mount as mount_stream
+from trunkline.stream.tail import Hub
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +55,13 @@ WEBHOOK_PATH = "/webhooks/github"
 # Bodies larger than this are verified and parsed off the event loop (a 25 MB body takes ~0.1 s).
 OFFLOAD_BYTES = 512 * 1024
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+NOT_STORED = Error(message="could not store the delivery; it was not accepted")
 
 
 try:
     import orjson
+
+    _dumps = orjson.dumps
 
     def _loads(body: bytes) -> Any:
         try:
@@ -62,6 +73,9 @@ try:
 except ImportError:  # pragma: no cover
     _loads = json.loads
 
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":")).encode()
+
 
 class Reject(Exception):
     def __init__(self, status: int, message: str, outcome: str) -> None:
@@ -71,12 +85,15 @@ class Reject(Exception):
         self.outcome = outcome
 
 
-def _json_body(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+def _json_body(answer: BaseModel) -> bytes:
+    """A response model from ``trunkline.api.ingest`` as JSON bytes. The models are flat objects of
+    strings, built with ``model_construct`` on the hot path: serialising their fields directly costs a
+    fraction of pydantic's serializer (tests check both give the same JSON)."""
+    return _dumps(answer.__dict__)
 
 
-async def _send_json(send: Any, status: int, obj: dict[str, Any]) -> None:
-    body = _json_body(obj)
+async def _send_json(send: Any, status: int, answer: BaseModel) -> None:
+    body = _json_body(answer)
     await send({
         "type": "http.response.start",
         "status": status,
@@ -177,18 +194,18 @@ class WebhookEndpoint:
             except Exception as exc:  # noqa: BLE001 - storage down: say so; GitHub shows it as failed
                 log.error("delivery %s not stored: %s", guid, exc)
                 metrics.observe_delivery(event, "store_error")
-                await _send_json(send, 503, {"message": "could not store the delivery; it was not accepted"})
+                await _send_json(send, 503, NOT_STORED)
                 return
         except Reject as rej:
             metrics.observe_delivery(event, rej.outcome)
-            await _send_json(send, rej.status, {"message": rej.message})
+            await _send_json(send, rej.status, Error.model_construct(message=rej.message))
             return
         if is_new:
             metrics.observe_delivery(event, "queued")
-            await _send_json(send, 202, {"status": "queued", "delivery": guid})
+            await _send_json(send, 202, DeliveryQueued.model_construct(status="queued", delivery=guid))
         else:
             metrics.observe_delivery(event, "duplicate")
-            await _send_json(send, 200, {"status": "duplicate", "delivery": guid})
+            await _send_json(send, 200, DeliveryDuplicate.model_construct(status="duplicate", delivery=guid))
 
 
 class IngestApp(FastAPI):
@@ -212,16 +229,23 @@ class IngestApp(FastAPI):
 
 def create_ingest_app(settings: Settings, store: Store, queue: JobQueue) -> FastAPI:
     """The webhook receiver app. The store's tables must exist (``store.create_all()``)."""
-    writer = GroupCommitWriter(store, queue)
+    publisher = stream.Publisher(store)
+    writer = GroupCommitWriter(store, queue, publisher=publisher)
+    hub = Hub(publisher.events)
+    publisher.listeners.append(hub.poke)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         writer.start()
         store.start_checkpointer()
         metrics.set_queue_depth_source(queue.depth)
+        # while it serves, everything this process publishes goes to this store (and wakes the hub)
+        previous = stream.install(publisher)
         try:
             yield
         finally:
+            stream.uninstall(publisher, previous)
+            await hub.stop()
             await asyncio.to_thread(writer.stop)
             await asyncio.to_thread(store.stop_checkpointer)
 
@@ -235,6 +259,10 @@ def create_ingest_app(settings: Settings, store: Store, queue: JobQueue) -> Fast
     app.state.store = store
     app.state.queue = queue
     app.state.writer = writer
+    app.state.publisher = publisher
+    app.state.hub = hub
+    mount_stream(app, hub)
+    mount_logs(app, settings, store)  # GET /logs/...: signed links to run logs (trunkline.logs)
     app.router.routes.append(Route(WEBHOOK_PATH, endpoint, methods=["POST"],
                                    name="github_webhook"))
 
@@ -248,8 +276,8 @@ def create_ingest_app(settings: Settings, store: Store, queue: JobQueue) -> Fast
             except Exception as exc:  # noqa: BLE001 - report, don't crash
                 checks[name] = f"error: {type(exc).__name__}: {exc}"
         healthy = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if healthy else "unhealthy", **checks},
-                            status_code=200 if healthy else 503)
+        health = Health(status="ok" if healthy else "unhealthy", **checks)
+        return JSONResponse(health.model_dump(mode="json"), status_code=200 if healthy else 503)
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:

@@ -13,13 +13,20 @@ import asyncio
 import concurrent.futures
 import logging
 import queue as queue_mod
+import re
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+from trunkline.api.events import DeliveryReceived
 from trunkline.jobs.queue import JobQueue
 from trunkline.store.base import Store
+from trunkline.stream.publish import new_id, stable_id, type_of
+
+if TYPE_CHECKING:
+    from trunkline.stream.publish import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,41 @@ _STOP = object()
 # busy(): more than BUSY_RATE deliveries a second, measured over BUSY_WINDOW_S windows.
 BUSY_RATE = 100.0
 BUSY_WINDOW_S = 0.25
+
+
+# RepositoryName in contracts/asyncapi.yaml (the inbox keeps any full_name a payload carries)
+_REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
+
+
+RECEIVED = type_of(DeliveryReceived)
+
+
+def received_messages(rows: Sequence[dict[str, Any]], outcomes: Sequence[Any], now: float) -> list[dict[str, Any]]:
+    """The ``delivery.received`` message (a :class:`~trunkline.api.events.DeliveryReceived`, as JSON-ready
+    data) of each stored (``True``) or duplicate (``False``) row of a batch (pure).
+
+    Plain dicts rather than model instances: this runs on the ingest writer's thread, where building
+    and serialising a pydantic model per delivery would cost several times the rest of the work (tests
+    validate these messages against the model and the contract). Every value is checked here — the
+    guid and event passed the header check, ``action``/``installation_id`` the inbox's, and a repository
+    name that is not ``owner/name`` is left out."""
+    at = datetime.fromtimestamp(now, UTC).isoformat()
+    out = []
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if outcome is not True and outcome is not False:
+            continue  # not stored: nothing happened
+        guid = row["guid"]
+        message = {"type": RECEIVED, "id": stable_id(guid, "received") if outcome else new_id(), "occurred_at": at,
+                   "delivery": guid, "event": row["event"], "status": "queued" if outcome else "duplicate"}
+        if row.get("action") is not None:
+            message["action"] = row["action"]
+        repo = row.get("repo")
+        if repo is not None and _REPO_NAME.match(repo):
+            message["repository"] = repo
+        if row.get("installation_id") is not None:
+            message["installation_id"] = row["installation_id"]
+        out.append(message)
+    return out
 
 
 def _resolve(items: list[tuple[Any, Any]]) -> None:
@@ -42,9 +84,12 @@ def _resolve(items: list[tuple[Any, Any]]) -> None:
 
 class GroupCommitWriter:
     def __init__(self, store: Store, queue: JobQueue, max_batch: int = 500,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, publisher: Publisher | None = None) -> None:
         self.store = store
         self.queue = queue
+        # delivery.received events go here, after the answers and before the enqueue (so a worker can
+        # never publish delivery.processed ahead of them)
+        self.publisher = publisher
         self.max_batch = max_batch
         self.clock = clock
         self._inbox: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
@@ -132,6 +177,14 @@ class GroupCommitWriter:
 
     def _write(self, batch: list[tuple[dict[str, Any], Any, Any]]) -> None:
         self._count(len(batch))
+        if self.publisher is not None:
+            # delivery.received goes out BEFORE the rows are committed: a worker that holds a serial key
+            # drains that key's queued rows straight from the store, so once the insert commits a
+            # delivery may be processed (and delivery.processed published) before this thread goes on.
+            # Each guid's "queued" event has a stable id: for a guid stored before (a redelivery) the
+            # append ignores it, and the "duplicate" event follows the insert below.
+            first = list({row["guid"]: row for row, _, _ in reversed(batch)}.values())[::-1]
+            self.publisher.publish_messages(received_messages(first, [True] * len(first), self.clock()))
         try:
             new = self.store.deliveries.insert_new([row for row, _, _ in batch], self.clock())
         except Exception as exc:  # noqa: BLE001 - reported to every waiting request
@@ -146,8 +199,12 @@ class GroupCommitWriter:
             guid = row["guid"]
             outcomes.append(guid in pending)
             pending.discard(guid)  # a second copy in the same batch is a duplicate
-        # Committed: answer now. The enqueue below is not what makes a delivery safe (the stored
-        # row is; recovery enqueues queued rows after a crash), so requests need not wait for it.
+        # Committed. The duplicates' delivery.received events go out before the answers too.
+        if self.publisher is not None and not all(outcomes):
+            dups = [row for (row, _, _), stored in zip(batch, outcomes, strict=True) if not stored]
+            self.publisher.publish_messages(received_messages(dups, [False] * len(dups), self.clock()))
+        # Answer now. The enqueue below is not what makes a delivery safe (the stored row is; recovery
+        # enqueues queued rows after a crash), so requests need not wait for it.
         self._settle(batch, outcomes)
         if new:
             try:

@@ -36,10 +36,21 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, int]:
     return settings, max(0, threads)
 
 
+def public_url(host: str, port: int) -> str:
+    """The serve address as a URL (a wildcard address: this host's name)."""
+    import socket
+
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from trunkline.jobs.service import run_serve
 
     settings, threads = _settings(args)
+    if not settings.public_url:  # links to logs point here unless TRUNKLINE_PUBLIC_URL says otherwise
+        settings = dataclasses.replace(settings, public_url=public_url(args.host, args.port))
     return run_serve(settings, args.host, args.port, threads, log_level=args.log_level,
                      processes=args.processes)
 

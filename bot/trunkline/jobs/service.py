@@ -6,19 +6,22 @@ import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from trunkline import metrics
 from trunkline.jobs.missed import MissedDeliveryPoller
 from trunkline.jobs.queue import JobQueue
 from trunkline.jobs.runtime import load_processor
 from trunkline.jobs.worker import WorkerOptions, WorkerPool
 from trunkline.settings import Settings
-from trunkline.store.base import Store
+from trunkline.store.base import Store, set_process_store
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ def build_pool(settings: Settings, threads: int, store: Store | None = None,
                queue: JobQueue | None = None, yield_to: Callable[[], bool] | None = None) -> WorkerPool:
     store = store or Store.from_settings(settings)
     store.create_all()
+    set_process_store(store, replace=False)  # the handlers of this process use it too (ctx.store)
     queue = queue or JobQueue.from_url(settings.queue_url)
     adapter = make_hook_adapter(settings)
     poller = MissedDeliveryPoller(adapter, store.deliveries.known_guids) if adapter is not None else None
@@ -99,7 +103,8 @@ def run_serve(settings: Settings, host: str, port: int, threads: int, log_level:
     One Python process is bound by its GIL to about one core; on a multi-core host more processes
     acknowledge more deliveries per second. They share the store and the queue like separate
     ``trunkline worker`` processes do (dedupe, claims and locks are all in the database). Metrics
-    are per process then: a scrape of ``/metrics`` sees the process that answered it.
+    use prometheus-client's multiprocess mode then (:func:`shared_metrics`): a scrape of ``/metrics``
+    on any process shows the counts of all of them.
     """
     try:
         sock = _bind(host, port)
@@ -107,9 +112,35 @@ def run_serve(settings: Settings, host: str, port: int, threads: int, log_level:
         log.error("cannot listen on %s:%s: %s", host, port, exc)
         return 1
     # Tables first, once, so that forked processes do not race to create them.
-    schema = Store.from_settings(settings)
-    schema.create_all()
-    schema.dispose()
+    if not open_schema(settings):
+        sock.close()
+        return 2
+    with shared_metrics(processes):
+        return _serve_processes(settings, sock, threads, log_level, processes)
+
+
+@contextlib.contextmanager
+def shared_metrics(processes: int) -> Iterator[str | None]:
+    """Multiprocess metrics for ``processes`` > 1 serve processes, or whenever the operator set
+    ``PROMETHEUS_MULTIPROC_DIR`` (shared with ``trunkline worker`` processes on the host; emptying it
+    between runs is then the operator's job, as prometheus-client says). Otherwise a private
+    directory, made fresh here and removed at the end. Yields the directory (None: single process)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if processes <= 1 and not given:
+        yield None
+        return
+    own = None if given else tempfile.mkdtemp(prefix=f"trunkline-metrics-{os.getpid()}-")
+    path = given or own
+    metrics.enable_multiprocess(path)
+    try:
+        yield path
+    finally:
+        if own is not None:
+            shutil.rmtree(own, ignore_errors=True)
+
+
+def _serve_processes(settings: Settings, sock: socket.socket, threads: int, log_level: str,
+                     processes: int) -> int:
     children: list[int] = []
     # Fork before any thread, connection or event loop exists in this process.
     for _ in range(max(1, processes) - 1):
@@ -135,6 +166,7 @@ def run_serve(settings: Settings, host: str, port: int, threads: int, log_level:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+            metrics.mark_process_dead(pid)  # also when it was killed and could not say so itself
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -192,6 +224,7 @@ def _serve_one(settings: Settings, sock: socket.socket, threads: int, log_level:
         if server.should_exit and signum == signal.SIGINT:
             server.force_exit = True
         server.should_exit = True
+        app.state.hub.close()  # end the /events streams: open ones would hold the graceful shutdown
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -203,18 +236,37 @@ def _serve_one(settings: Settings, sock: socket.socket, threads: int, log_level:
         pool.stop()
         pool.queue.close()
         pool.store.dispose()
+        metrics.mark_process_dead(os.getpid())
     return 0 if server.started else 1
 
 
+def open_schema(settings: Settings) -> bool:
+    """Migrate the database to this version (``trunkline.store.migrations``); False, with the reason
+    logged, when it cannot be used (a start-up error instead of SQL errors mid-delivery)."""
+    from trunkline.store.migrations import SchemaError
+
+    schema = Store.from_settings(settings)
+    try:
+        schema.create_all()
+    except SchemaError as exc:
+        log.error("cannot start: %s", exc)
+        return False
+    finally:
+        schema.dispose()
+    return True
+
+
 def run_worker(settings: Settings, threads: int, metrics_port: int = 0) -> int:
+    if not open_schema(settings):
+        return 2
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # counted with the host's other processes
+        metrics.enable_multiprocess(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     pool = build_pool(settings, threads)
     if metrics_port:
         from prometheus_client import start_http_server
 
-        from trunkline import metrics
-
         metrics.set_queue_depth_source(pool.queue.depth)
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.exposition_registry())
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:
@@ -230,4 +282,5 @@ def run_worker(settings: Settings, threads: int, metrics_port: int = 0) -> int:
     pool.stop()
     pool.queue.close()
     pool.store.dispose()
+    metrics.mark_process_dead(os.getpid())
     return 0

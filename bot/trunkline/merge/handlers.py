@@ -12,6 +12,8 @@ needed, so events about pull requests nobody asked to merge cost no REST call at
 * ``push`` to a base branch with a queue: evaluate the **head of that queue only** — a moved base
   never fans out into updating every open pull request.
 
+:func:`on_startup` starts the slot-timeout sweep of this process (``trunkline.merge.timeouts``).
+
 Events Trunkline caused itself never reach these handlers (the runtime's loop guard); after our own
 check runs, :func:`trunkline.merge.service.after_own_check` is called directly instead.
 """
@@ -32,6 +34,15 @@ from trunkline.events.registry import registry
 from . import cache, service
 from .model import Policy
 from .service import evaluated_in, rule_matches
+
+
+def on_startup(runtime: object) -> None:
+    from .timeouts import start_sweeper
+
+    app = getattr(runtime, "app", None)
+    if app is not None:
+        start_sweeper(app, service.default_store())
+
 
 PR_ACTIONS = ("opened", "reopened", "synchronize", "ready_for_review", "converted_to_draft", "labeled",
               "unlabeled", "edited", "closed")
@@ -70,7 +81,7 @@ def on_pull_request(ctx: Context) -> None:
     payload = ctx.payload
     assert isinstance(payload, PullRequestEvent)
     pr = payload.pull_request
-    store = service.default_store()
+    store = ctx.store
     row = _queue(store).get(_repo_key(ctx), pr.number)
     active = row is not None and row.active
     if ctx.action == "closed":
@@ -89,7 +100,8 @@ def on_pull_request(ctx: Context) -> None:
     explicit = None
     if ctx.action == "labeled" and payload.label is not None and payload.label.name == policy.label:
         explicit = "label"
-    wanted = active or policy.label in labels or rule_matches(rules, pr.user.login, pr.head.ref)
+    timed_out = row is not None and row.state == "timed_out"  # a new head queues it again
+    wanted = active or timed_out or policy.label in labels or rule_matches(rules, pr.user.login, pr.head.ref)
     if not wanted:
         return
     requested_by = payload.sender_login if explicit else None
@@ -101,13 +113,13 @@ def on_pull_request(ctx: Context) -> None:
 def on_review(ctx: Context) -> None:
     payload = ctx.payload
     assert isinstance(payload, PullRequestReviewEvent)
-    row = _queue(service.default_store()).get(_repo_key(ctx), payload.pull_request.number)
+    row = _queue(ctx.store).get(_repo_key(ctx), payload.pull_request.number)
     if row is not None and row.active:
         _evaluate(ctx, payload.pull_request.number, payload.pull_request.head.sha)
 
 
 def _evaluate_head(ctx: Context, head_sha: str, numbers: set[int]) -> None:
-    queue = _queue(service.default_store())
+    queue = _queue(ctx.store)
     key = _repo_key(ctx)
     rows = {row.number: row for row in queue.by_head(key, head_sha)}
     for number in numbers - set(rows):
@@ -157,7 +169,7 @@ def on_push(ctx: Context) -> None:
         touched = [f for c in payload.commits for f in (*c.added, *c.modified, *c.removed)]
     cache.after_push(owner, name, branch == payload.repository.default_branch, touched, payload.before,
                      payload.after)
-    store = service.default_store()
+    store = ctx.store
     if payload.deleted or branch not in _queue(store).bases(_repo_key(ctx)):
         return
     engine = service.MergeEngine(ctx.github, store, owner, name, log_=ctx.log)

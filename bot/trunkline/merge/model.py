@@ -133,6 +133,7 @@ class Policy:
     approvals_on_head: bool = True
     method: str = "squash"
     delete_branch: bool = True
+    slot_timeout: float = 3600.0  # seconds the queue's slot may be held waiting for gates (0 = forever)
 
     @classmethod
     def from_config(cls, merge: object) -> Policy:
@@ -143,7 +144,8 @@ class Policy:
                    required_approvals=merge.required_approvals,  # type: ignore[attr-defined]
                    require_up_to_date=merge.require_up_to_date,  # type: ignore[attr-defined]
                    approvals_on_head=getattr(merge, "approvals_on_head", True),
-                   method=merge.method, delete_branch=merge.delete_branch)  # type: ignore[attr-defined]
+                   method=merge.method, delete_branch=merge.delete_branch,  # type: ignore[attr-defined]
+                   slot_timeout=60.0 * getattr(merge, "slot_timeout_minutes", 60))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ pull request whose branch Trunkline updated and whose gates are now running on t
 merged — otherwise each merge would put the updated branch behind again and it would never be
 tested against its final base. A pull request without the slot may merge at once when nothing holds
 it (merges themselves are one at a time: see ``service``), and a pull request that fails gives the
-slot up, so it never stalls the rest.
+slot up, so it never stalls the rest. One whose gates never finish gives it up too, after the slot
+timeout (:func:`slot_timed_out`, ``merge.slot_timeout_minutes``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ class QueueEntry:
     number: int
     priority: bool
     enqueued_at: float
-    state: str  # queued | updating | merged | cancelled
+    state: str  # queued | updating | merged | cancelled | timed_out
     head_sha: str | None = None
+    slot_since: float | None = None  # when it took the slot (state updating)
 
 
 def ordered(entries: Iterable[QueueEntry]) -> list[QueueEntry]:
@@ -47,6 +49,13 @@ def may_act(entries: Iterable[QueueEntry], number: int) -> tuple[bool, int | Non
     if held is None or held.number == number:
         return True, None
     return False, held.number
+
+
+def slot_timed_out(entry: QueueEntry, now: float, timeout: float) -> bool:
+    """Whether ``entry`` holds the slot and has for ``timeout`` seconds or more at ``now`` (timeout
+    <= 0: never; a holder whose start is unknown is not timed out)."""
+    return (entry.state == "updating" and timeout > 0 and entry.slot_since is not None
+            and now - entry.slot_since >= timeout)
 
 
 def position(entries: Iterable[QueueEntry], number: int) -> int | None:

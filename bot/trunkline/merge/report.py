@@ -12,6 +12,7 @@ standing           check run        meaning
 ``blocked``        failure          a person must act: draft, hold label, failed gate, conflict, ...
 ``cancelled``      neutral          ``/merge cancel`` or the label was removed
 ``superseded``     neutral          the branch was updated: this SHA will not be merged
+``timed_out``      failure          held the queue past ``merge.slot_timeout_minutes``: dequeued
 =================  ===============  ==============================================================
 
 Waiting is ``neutral`` (completed) rather than ``in_progress``: an unfinished check of ours would
@@ -27,10 +28,10 @@ from dataclasses import dataclass
 
 from trunkline.checks.publish import CheckRunSpec
 
-from .model import MERGE_CHECK_NAME, Decision
+from .model import MERGE_CHECK_NAME, Condition, Decision
 
 CONCLUSIONS = {"merged": "success", "waiting": "neutral", "updating": "neutral", "blocked": "failure",
-               "cancelled": "neutral", "superseded": "neutral"}
+               "cancelled": "neutral", "superseded": "neutral", "timed_out": "failure"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,26 @@ def standing_for(decision: Decision, *, turn_blocker: int | None = None, positio
     if first and len(decision.reasons) > 1:
         title += f" (+{len(decision.reasons) - 1} more)"
     return Standing("waiting", title)
+
+
+def minutes(seconds: float) -> str:
+    whole = int(seconds // 60)
+    return f"{whole} min" if whole < 120 else f"{whole // 60} h {whole % 60} min"
+
+
+def slot_timeout_condition(decision: Decision, held: float, timeout: float) -> Condition:
+    """The row saying why a pull request left the queue: it held the slot ``held`` seconds, more than
+    ``timeout``, waiting for what ``decision`` waits for."""
+    waiting = "; ".join(f"{c.name} {c.detail}".strip() for c in decision.reasons) or "its gates"
+    return Condition("queue slot timeout", False,
+                     f"held the merge queue for {minutes(held)} (limit {minutes(timeout)}, "
+                     f"`merge.slot_timeout_minutes`) waiting for {waiting}", "block")
+
+
+def timed_out_standing(timeout: float) -> Standing:
+    return Standing("timed_out", f"Left the merge queue: required checks did not finish within {minutes(timeout)}",
+                    "The next pull request of the queue goes now. Push a commit, comment `/merge`, or remove "
+                    "and add the label again to queue this one again.")
 
 
 def merge_check_spec(decision: Decision, standing: Standing, *, details_url: str | None = None) -> CheckRunSpec:

@@ -34,6 +34,14 @@ How one evaluation runs (:meth:`MergeEngine.evaluate`):
 5. when the queue moved (a merge, or the slot holder failed), evaluate the next pull requests of
    that queue against the moved base (:meth:`MergeEngine.run_queue`).
 
+Slot timeout: a slot holder still waiting for its gates ``merge.slot_timeout_minutes`` after it took
+the slot (:func:`~trunkline.merge.queue.slot_timed_out`, a function of the queue row and the clock)
+leaves the queue (state ``timed_out``) with the reason on its ``trunkline/merge`` check and one
+comment, and the queue moves on. This is looked at whenever the holder is evaluated, whenever a pull
+request waiting behind it is, and by the sweep of ``trunkline.merge.timeouts`` in every bot process
+(so a quiet repository is not stuck either). It stays out until its head changes or the merge is
+asked for again (``/merge``, the label added).
+
 Merge failures: 409 (head or base moved) → evaluate again from a fresh fetch; 405/422 → drop the
 cached protection and evaluate once more, and if GitHub still refuses, block with GitHub's reason
 (check run + one comment per head SHA); a 5xx or no answer → look whether the pull request got
@@ -56,14 +64,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from trunkline.checks.publish import CheckRunSpec
+from trunkline.stream.announce import announce_check_run, announce_merge
 
 from . import cache
 from .decide import decide
 from .execute import delete_head_branch, post_comment, put_merge, put_update_branch, remove_label
 from .fetch import fetch_pull, fetch_snapshot, pull_facts
 from .model import MERGE_CHECK_NAME, Condition, Decision, Policy, Snapshot
-from .queue import QueueEntry, candidates, may_act, position
-from .report import Standing, merge_check_spec, standing_for
+from .queue import QueueEntry, candidates, may_act, position, slot_timed_out
+from .report import Standing, merge_check_spec, slot_timeout_condition, standing_for, timed_out_standing
 
 log = logging.getLogger(__name__)
 
@@ -92,28 +101,25 @@ class MergeResult:
 
 # ---- process-wide defaults ------------------------------------------------------------------------
 
-_default_store: Any = None
-_store_lock = threading.Lock()
-
-
 def default_store() -> Any:
-    """The process's store (the same database the webhook receiver writes), made on first use."""
-    global _default_store
-    with _store_lock:
-        if _default_store is None:
-            from trunkline.settings import Settings
-            from trunkline.store.base import Store
+    """The process's store (the same database the webhook receiver writes): ``trunkline.store.base.process_store``."""
+    from trunkline.store.base import process_store
 
-            store = Store.from_settings(Settings.from_env())
-            store.create_all()
-            _default_store = store
-        return _default_store
+    return process_store()
 
 
 def set_default_store(store: Any) -> None:
-    global _default_store
-    with _store_lock:
-        _default_store = store
+    from trunkline.store.base import set_process_store
+
+    set_process_store(store)
+
+
+def store_of(ctx_or_client: Any, store: Any = None) -> Any:
+    """``store`` if given, else the handler ``Context``'s store, else the process's."""
+    if store is not None:
+        return store
+    found = getattr(ctx_or_client, "store", None) if hasattr(ctx_or_client, "delivery_id") else None
+    return found if found is not None else default_store()
 
 
 def client_of(ctx_or_client: Any) -> Any:
@@ -142,10 +148,13 @@ def requested_source(snapshot: Snapshot, row: Any, policy: Policy, rules: Any) -
     """Why the merge of this pull request is requested now, or None (pure over the PR and its queue row).
 
     The label always counts (``/merge cancel`` removes it); ``/merge`` counts while its row is active;
-    a rule counts unless the pull request's merge was cancelled."""
+    a rule counts unless the pull request's merge was cancelled. A row that timed out in the queue
+    counts again, for its reason, once the head changed."""
     active = row is not None and row.state in ("queued", "updating")
     if policy.label in snapshot.labels:
         return "label"
+    if row is not None and row.state == "timed_out" and row.head_sha != snapshot.head_sha:
+        return row.source
     if active and row.source == "command":
         return "command"
     if rule_matches(rules, snapshot.author, snapshot.head_ref) and not (row is not None and row.state == "cancelled"):
@@ -224,7 +233,7 @@ class MergeEngine:
             self.store.locks.release(name, self._lock_owner)
 
     def _entries(self, base: str) -> list[QueueEntry]:
-        return [QueueEntry(r.number, r.priority, r.enqueued_at, r.state, r.head_sha)
+        return [QueueEntry(r.number, r.priority, r.enqueued_at, r.state, r.head_sha, r.slot_since)
                 for r in self.queue.active(self.key, base)]
 
     # -- evaluation --------------------------------------------------------------------------------
@@ -243,6 +252,7 @@ class MergeEngine:
             if waited:  # someone else worked on this queue meanwhile: our copy may be stale
                 pr, fresh = fetch_pull(self.client, self.owner, self.repo, number), True
             result = self._evaluate_locked(number, pr, explicit=explicit, requested_by=requested_by, fresh=fresh)
+            self._announce(result)
             if follow_queue and result.queue_moved:
                 self.run_queue(base, exclude={number})
         return result
@@ -261,17 +271,59 @@ class MergeEngine:
                 done.add(number)
                 budget -= 1
                 result = self._evaluate_locked(number, fetch_pull(self.client, self.owner, self.repo, number))
+                self._announce(result)
                 results.append(result)
                 if result.outcome == "updating" or (result.outcome == "waiting" and self._holds_slot(base, number)):
                     break  # the slot is taken: the rest waits for it
         return results
 
+    def _announce(self, result: MergeResult) -> None:
+        """``merge.decided`` on the pipeline event stream (trunkline.stream)."""
+        method = self.policy.method if self.config is not None else None
+        announce_merge(f"{self.owner}/{self.repo}", result, method=method)
+
     def _holds_slot(self, base: str, number: int) -> bool:
         return any(e.number == number and e.state == "updating" for e in self._entries(base))
 
+    @staticmethod
+    def _entry(row: Any) -> QueueEntry:
+        return QueueEntry(row.number, row.priority, row.enqueued_at, row.state, row.head_sha, row.slot_since)
+
+    def _expire_holder(self, base: str, holder: int, now: float) -> bool:
+        """When ``holder`` has held the slot of ``base`` past the timeout, evaluate it now (it times
+        out, or merges if its gates just finished); True when the slot was given up."""
+        entry = next((e for e in self._entries(base) if e.number == holder), None)
+        if entry is None or not slot_timed_out(entry, now, self.policy.slot_timeout):
+            return False
+        result = self._evaluate_locked(holder, fetch_pull(self.client, self.owner, self.repo, holder))
+        self._announce(result)
+        return not self._holds_slot(base, holder)
+
+    def _time_out(self, snap: Snapshot, decision: Decision, runs: list[dict[str, Any]], row: Any,
+                  now: float) -> MergeResult:
+        """The slot holder waited for its gates too long: out of the queue, say why (check + one comment)."""
+        from trunkline.store.merge_queue import TIMED_OUT, UPDATING
+
+        number, timeout = snap.number, self.policy.slot_timeout
+        reason = slot_timeout_condition(decision, now - row.slot_since, timeout)
+        blocked = replace(decision, action="block", conditions=decision.conditions + (reason,), reasons=(reason,))
+        if not self.queue.set_state(self.key, number, TIMED_OUT, now, expect=UPDATING, last_action="timeout",
+                                    last_detail=reason.detail, head_sha=snap.head_sha):
+            return MergeResult(number, "waiting", "The queue changed meanwhile.", decision)
+        standing = timed_out_standing(timeout)
+        self._publish(blocked, standing, runs)
+        note_key = f"slot-timeout@{snap.head_sha}"
+        if row.notified != note_key:
+            post_comment(self.client, self.owner, self.repo, number,
+                         f"Trunkline took this pull request out of the merge queue: {reason.detail}.\n\n"
+                         f"{standing.note} The `{MERGE_CHECK_NAME}` check shows every condition.")
+            self.queue.update(self.key, number, now, notified=note_key)
+        self.log.info("#%d: left the merge queue after %.0fs holding its slot", number, now - row.slot_since)
+        return MergeResult(number, "blocked", f"{standing.title}.", blocked, queue_moved=True)
+
     def _evaluate_locked(self, number: int, pr: dict[str, Any], *, explicit: str | None = None,
                          requested_by: str | None = None, depth: int = 0, fresh: bool = True) -> MergeResult:
-        from trunkline.store.merge_queue import CANCELLED, MERGED, QUEUED, UPDATING
+        from trunkline.store.merge_queue import CANCELLED, MERGED, QUEUED, TIMED_OUT, UPDATING
 
         now = self.clock()
         row = self.queue.get(self.key, number)
@@ -287,7 +339,10 @@ class MergeEngine:
             return MergeResult(number, "closed", f"#{number} is closed.",
                                queue_moved=bool(row and row.state == UPDATING))
 
-        policy = self.policy
+        from trunkline.agents.core import agent_policy
+
+        # an agent's pull request may need a person's approval (agents.required_approvals)
+        policy = agent_policy(self.policy, self.config, facts.head_ref)
         source = explicit or requested_source(facts, row, policy, self.rules)
         if source is None:
             if row is not None and row.active:  # the label went away, or the rule no longer matches
@@ -298,10 +353,14 @@ class MergeEngine:
                                    queue_moved=row.state == UPDATING)
             return MergeResult(number, "not-queued", "The merge of this pull request is not requested.")
 
+        timed_out = row is not None and row.state == TIMED_OUT
+        if timed_out and explicit is None and row.head_sha == facts.head_sha:
+            return MergeResult(number, "blocked", f"#{number} left the merge queue: its required checks did not "
+                               "finish in time. Push a commit or comment `/merge` to queue it again.")
         priority = policy.priority_label in facts.labels
         row = self.queue.request(self.key, number, base=facts.base_ref, source=source, requested_by=requested_by,
                                  priority=priority, now=now, head_sha=facts.head_sha,
-                                 revive=explicit is not None or source == "label")
+                                 revive=explicit is not None or source == "label" or timed_out)
         if not row.active:  # a cancelled pull request that only a rule would queue
             return MergeResult(number, "not-queued", "The merge was cancelled; a rule does not re-queue it.")
 
@@ -337,6 +396,11 @@ class MergeEngine:
             return MergeResult(number, "updating", "The branch update is in progress.", decision)
 
         allowed, blocker = may_act(self._entries(snap.base_ref), number)
+        if not allowed and blocker is not None and decision.action in ("merge", "update") \
+                and depth < MAX_REEVALUATIONS and self._expire_holder(snap.base_ref, blocker, now):
+            # the holder ran out of time (or finished meanwhile): decide again for the queue as it is now
+            return self._evaluate_locked(number, fetch_pull(self.client, self.owner, self.repo, number),
+                                         depth=depth + 1)
         if decision.action == "merge" and allowed:
             return self._merge(snap, decision, policy, runs, pr, depth)
         if decision.action == "update" and allowed:
@@ -344,6 +408,8 @@ class MergeEngine:
 
         holds = row.state == UPDATING
         keep_slot = holds and (decision.waiting_on_gates_only or decision.action in ("merge", "update"))
+        if keep_slot and decision.action == "wait" and slot_timed_out(self._entry(row), now, self.policy.slot_timeout):
+            return self._time_out(snap, decision, runs, row, now)
         if holds and not keep_slot:
             self.queue.set_state(self.key, number, QUEUED, now, last_action=decision.action)
         else:
@@ -441,8 +507,10 @@ class MergeEngine:
         number = snap.number
         answer = put_update_branch(self.client, self.owner, self.repo, number, expected_head_sha=decision.sha)
         if answer.ok:
-            self.queue.set_state(self.key, number, UPDATING, self.clock(), updated_from=decision.sha,
-                                 last_action="update", head_sha=decision.sha)
+            now = self.clock()
+            since = row.slot_since if row.state == UPDATING and row.slot_since is not None else now
+            self.queue.set_state(self.key, number, UPDATING, now, updated_from=decision.sha,
+                                 last_action="update", head_sha=decision.sha, slot_since=since)
             self._publish(decision, Standing("superseded", f"Branch updated with `{snap.base_ref}`",
                                              "This head will not be merged: the gates run again on the "
                                              "updated head, which is then evaluated."), runs)
@@ -477,10 +545,12 @@ class MergeEngine:
 
         out = []
         for name, state in gate_states(snap, policy).items():
-            producer = OWN_CHECKS.get(name)
-            if state != "missing" or producer is None:
+            producer = own_check_producer(name) if state == "missing" else None
+            if producer is None:
                 continue
             spec = producer(self.client, self.owner, self.repo, pr)
+            if spec is None:  # a family producer that does not make this name (e.g. no such tier)
+                continue
             self.log.info("#%d: published missing own check %s on %s: %s", snap.number, name, snap.head_sha[:7],
                           spec.conclusion)
             out.append(CheckRunInfo(name, spec.status, spec.conclusion, order=2**62))
@@ -507,10 +577,34 @@ def _produce_config_check(client: Any, owner: str, repo: str, pr: dict[str, Any]
     return publish_config_check(client, owner, repo, str(head.get("sha")), (head.get("repo") or {}).get("full_name"))
 
 
+#: How one of Trunkline's own checks is produced on demand: ``(client, owner, repo, pull request JSON)``
+#: -> the spec it published, or None when it does not make that check after all.
+OwnCheckProducer = Callable[[Any, str, str, dict[str, Any]], "CheckRunSpec | None"]
+
 #: Trunkline's own checks a pull request head may require, and how to produce one on demand.
-OWN_CHECKS: dict[str, Callable[[Any, str, str, dict[str, Any]], CheckRunSpec]] = {
+OWN_CHECKS: dict[str, OwnCheckProducer] = {
     "trunkline/config": _produce_config_check,
 }
+
+#: Families of our own checks by name prefix (``trunkline/`` + a tier name, registered by the gates):
+#: ``prefix -> (full check name -> producer, or None when the name is not one of them)``. A process
+#: that never saw the event registering a tier's exact name (a separate ``trunkline worker``, a
+#: restarted bot) still produces ``trunkline/<tier>`` through it.
+OWN_CHECK_PREFIXES: dict[str, Callable[[str], OwnCheckProducer | None]] = {}
+
+
+def own_check_producer(name: str) -> OwnCheckProducer | None:
+    """The producer of our own check ``name``: an exact entry of :data:`OWN_CHECKS` first, else the
+    family of the longest matching prefix in :data:`OWN_CHECK_PREFIXES` (None: not ours to produce)."""
+    exact = OWN_CHECKS.get(name)
+    if exact is not None:
+        return exact
+    for prefix in sorted(OWN_CHECK_PREFIXES, key=len, reverse=True):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            family = OWN_CHECK_PREFIXES[prefix](name)
+            if family is not None:
+                return family
+    return None
 
 
 def _broken_config_decision(snap: Snapshot) -> Decision:
@@ -546,9 +640,10 @@ def publish_known(client: Any, owner: str, repo: str, spec: CheckRunSpec, runs: 
     if existing is not None and not spec.annotations:
         # Without annotations a run can be edited in place, completed or not (PATCH would append
         # annotations, which is why trunkline.checks.publish creates a new run for those).
-        client.request_json("PATCH", f"{base}/{existing['id']}", input=fields)
+        _, data = client.request_json("PATCH", f"{base}/{existing['id']}", input=fields)
     else:
-        client.request_json("POST", base, input={"name": spec.name, "head_sha": spec.head_sha, **fields})
+        _, data = client.request_json("POST", base, input={"name": spec.name, "head_sha": spec.head_sha, **fields})
+    announce_check_run(data, f"{owner}/{repo}")
 
 
 # ---- the public API -------------------------------------------------------------------------------
@@ -556,7 +651,7 @@ def publish_known(client: Any, owner: str, repo: str, spec: CheckRunSpec, runs: 
 def _engine(ctx_or_client: Any, store: Any, owner: str, repo: str, config: Any) -> MergeEngine:
     logger = getattr(ctx_or_client, "log", None)
     payload = getattr(ctx_or_client, "payload", None)
-    return MergeEngine(client_of(ctx_or_client), store if store is not None else default_store(), owner, repo,
+    return MergeEngine(client_of(ctx_or_client), store_of(ctx_or_client, store), owner, repo,
                        config=config, default_sha=cache.default_sha_hint(payload) if payload is not None else None,
                        log_=logger)
 
@@ -642,7 +737,7 @@ def after_own_check(ctx: Any, head_sha: str, *, store: Any = None) -> list[Merge
     owner, repo = ctx.repo_owner, ctx.repo_name
     if not owner or not repo or ctx.installation_id is None:
         return []
-    store = store if store is not None else default_store()
+    store = store_of(ctx, store)
     numbers = {row.number: None for row in MergeQueueRepo(store).by_head(repo_key(owner, repo), head_sha)}
     pull = getattr(ctx.payload, "pull_request", None)
     if pull is not None and getattr(pull.head, "sha", None) == head_sha and int(pull.number) not in numbers:

@@ -460,6 +460,12 @@ class Actors:
                    f"{self._repo_path(r)}/actions/workflows/{workflow}/dispatches", self.token_for(as_user),
                    {"ref": ref, "inputs": dict(inputs or {})})
 
+    def schedule_workflow(self, repo: Repo | str, workflow: str) -> int:
+        """Play GitHub's scheduler: the workflow's ``schedule:`` fires on the default branch; returns the run id."""
+        from .routes.actions import schedule
+
+        return schedule(self.world, self.repo(repo), workflow).id
+
     def start_workflow_run(self, repo: Repo | str, run_id: int) -> None:
         """Play the runner picking a queued run up (``workflow_run.in_progress``)."""
         from .routes.actions import start_run
@@ -478,6 +484,13 @@ class Actors:
         if run.status == "queued":
             start_run(self.world, r, run_id)
         complete_run(self.world, r, run_id, conclusion)
+
+    def upload_artifact(self, repo: Repo | str, run_id: int, name: str, files: Mapping[str, str | bytes]) -> int:
+        """Play the runner's ``actions/upload-artifact`` (no REST route on GitHub): a zip of ``files``
+        (path -> content) attached to the run as ``name``; returns the artifact id."""
+        from .routes.actions import upload_artifact
+
+        return upload_artifact(self.world, self.repo(repo), run_id, name, files).id
 
     # ---- webhooks, faults, accounting ------------------------------------------------------------
     def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
@@ -570,7 +583,7 @@ CONTROL_ACTIONS = (
     "create_app", "install", "create_repo", "grant", "protect", "push", "open_pr", "close_pr", "reopen_pr",
     "ready_for_review", "review", "merge", "update_branch", "open_issue", "close_issue", "comment",
     "edit_comment", "label", "unlabel", "ci", "status", "deploy", "deploy_target", "dispatch_workflow",
-    "start_workflow_run", "finish_workflow_run", "token_for", "installation_token", "wait_for_webhooks", "drop_webhooks",
+    "schedule_workflow", "start_workflow_run", "finish_workflow_run", "upload_artifact", "token_for", "installation_token", "wait_for_webhooks", "drop_webhooks",
 )
 
 

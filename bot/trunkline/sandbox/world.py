@@ -269,6 +269,21 @@ class WorkflowRun:
     created_at: datetime = field(default_factory=now)
     updated_at: datetime = field(default_factory=now)
     run_started_at: datetime = field(default_factory=now)
+    display_title: str = ""  # the evaluated ``run-name:`` (GitHub: else the workflow's name)
+
+
+@dataclass
+class Artifact:
+    """A workflow run's artifact: a zip archive (GitHub keeps it in blob storage, we keep the bytes)."""
+
+    id: int
+    run_id: int
+    name: str
+    data: bytes  # the zip archive
+    digest: str  # sha256:<hex> of the archive, like upload-artifact v4
+    created_at: datetime = field(default_factory=now)
+    expires_at: datetime | None = None
+    expired: bool = False
 
 
 @dataclass
@@ -298,6 +313,7 @@ class Repo:
     deployments: dict[int, Deployment] = field(default_factory=dict)
     workflows: dict[int, Workflow] = field(default_factory=dict)
     workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
+    artifacts: dict[int, Artifact] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:

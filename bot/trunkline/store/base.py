@@ -2,7 +2,8 @@
 
 Each table group lives in its own module under ``trunkline.store`` and declares its tables on the
 shared :data:`metadata`; :meth:`Store.create_all` imports every such module first, so a capability
-that adds ``store/merge_queue.py`` gets its tables created without touching this file.
+that adds ``store/merge_queue.py`` gets its tables created without touching this file. A column added
+to an existing table needs a step in ``trunkline.store.migrations.MIGRATIONS``.
 
 SQLite (the default) is tuned for many small concurrent writers in one or a few processes:
 
@@ -23,7 +24,6 @@ import logging
 import pkgutil
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,6 +90,35 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+_process_store: Store | None = None
+_process_lock = threading.Lock()
+
+
+def process_store() -> Store:
+    """This process's shared store: the one ``trunkline serve``/``worker`` run their workers on (see
+    ``trunkline.jobs.service.build_pool``), else one made on first use from ``Settings.from_env()``
+    with its schema opened. Handlers reach it as ``ctx.store``; one engine and pool per process."""
+    global _process_store
+    with _process_lock:
+        if _process_store is None:
+            from trunkline.settings import Settings
+
+            store = Store.from_settings(Settings.from_env())
+            store.create_all()
+            _process_store = store
+        return _process_store
+
+
+def set_process_store(store: Store | None, *, replace: bool = True) -> Store | None:
+    """Make ``store`` the process's shared store (``replace=False``: only if there is none yet);
+    returns the one in force."""
+    global _process_store
+    with _process_lock:
+        if replace or _process_store is None:
+            _process_store = store
+        return _process_store
+
+
 class Store:
     """Database access for every capability: ``engine``, ``session()``, ``begin()``, ``connect()``.
 
@@ -120,21 +149,16 @@ class Store:
         import trunkline.store as package
 
         for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("_") and info.name != "base":
+            if not info.name.startswith("_") and info.name not in ("base", "cli"):
                 importlib.import_module(f"{package.__name__}.{info.name}")
 
     def create_all(self) -> None:
-        """Create missing tables. Safe when several processes start at once: a process that loses
-        the race to create a table finds it on its next look."""
-        self.load_table_modules()
-        for attempt in range(5):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except sa.exc.DBAPIError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        """Open the schema for use: apply pending migrations and create missing tables and indexes
+        (once, under a cross-process lock), then fail with a clear :class:`SchemaDriftError` if the
+        database still lacks a column this version uses. See ``trunkline.store.migrations``."""
+        from trunkline.store.migrations import prepare
+
+        prepare(self)
 
     def drop_all(self) -> None:
         self.load_table_modules()

@@ -18,17 +18,14 @@ compare-and-set on ``state``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from trunkline.store.base import metadata
-
-if TYPE_CHECKING:
-    from trunkline.store.base import Store
+from trunkline.store.runs_common import RunRepo, SupervisedRow, supervision_columns
 
 QUEUED, RUNNING, DISPATCHED, DONE = "queued", "running", "dispatched", "done"
 ACTIVE = (QUEUED, RUNNING, DISPATCHED)
@@ -50,15 +47,7 @@ gate_runs = sa.Table(
     sa.Column("required", sa.Boolean, nullable=False, default=True),
     sa.Column("budget", sa.Double, nullable=False, default=0.0),
     sa.Column("check_run_id", sa.BigInteger),
-    sa.Column("owner", sa.String(200)),
-    sa.Column("host", sa.String(200)),
-    sa.Column("pgid", sa.Integer),
-    sa.Column("marker", sa.String(64)),
-    sa.Column("heartbeat_at", sa.Double),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("started_at", sa.Double),
-    sa.Column("finished_at", sa.Double),
-    sa.Column("cancel_reason", sa.Text),
+    *supervision_columns(),  # owner, host, pgid, marker, heartbeat_at, created/started/finished_at, cancel_reason
     sa.Column("verdict", sa.String(32)),
     sa.Column("conclusion", sa.String(32)),
     sa.Column("title", sa.Text),
@@ -76,7 +65,9 @@ gate_runs = sa.Table(
 
 
 @dataclass(frozen=True)
-class GateRun:
+class GateRun(SupervisedRow):
+    active_states = ACTIVE
+
     id: int
     repo: str
     installation_id: int | None
@@ -87,19 +78,9 @@ class GateRun:
     executor: str
     trigger: str
     reason: str | None
-    state: str
     required: bool
     budget: float
     check_run_id: int | None
-    owner: str | None
-    host: str | None
-    pgid: int | None
-    marker: str | None
-    heartbeat_at: float | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    cancel_reason: str | None
     verdict: str | None
     conclusion: str | None
     title: str | None
@@ -109,44 +90,18 @@ class GateRun:
     workflow_run_id: int | None
     run_url: str | None
 
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
-    def owner_name(self) -> str:
-        return self.repo.split("/", 1)[0]
-
-    @property
-    def repo_name(self) -> str:
-        return self.repo.split("/", 1)[1]
-
 
 def repo_key(owner: str, repo: str) -> str:
     return f"{owner}/{repo}".lower()
 
 
-def _row(data: Any) -> GateRun:
-    return GateRun(**{k: data._mapping[k] for k in GateRun.__dataclass_fields__})
-
-
-class GateRunRepo:
+class GateRunRepo(RunRepo[GateRun]):
     table = gate_runs
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    row_type = GateRun
+    active_states = ACTIVE
+    live_states = ACTIVE
 
     # -- reads ------------------------------------------------------------------------------------
-    def _select(self, *where: Any, order: Any = None) -> list[GateRun]:
-        t = gate_runs
-        stmt = sa.select(t).where(*where).order_by(order if order is not None else t.c.id)
-        with self.store.connect() as conn:
-            return [_row(r) for r in conn.execute(stmt)]
-
-    def get(self, run_id: int) -> GateRun | None:
-        found = self._select(gate_runs.c.id == run_id)
-        return found[0] if found else None
-
     def active(self, repo: str, *, number: int | None = None, head_sha: str | None = None,
                tier: str | None = None) -> list[GateRun]:
         t = gate_runs
@@ -178,13 +133,6 @@ class GateRunRepo:
         t = gate_runs
         return self._select(t.c.repo == repo, t.c.state == DISPATCHED, t.c.workflow_run_id.is_(None))
 
-    def in_state(self, *states: str) -> list[GateRun]:
-        return self._select(gate_runs.c.state.in_(states))
-
-    def cancel_requests(self, owner: str) -> list[GateRun]:
-        t = gate_runs
-        return self._select(t.c.owner == owner, t.c.state.in_(ACTIVE), t.c.cancel_reason.is_not(None))
-
     # -- writes -----------------------------------------------------------------------------------
     def create(self, **values: Any) -> GateRun | None:
         """Insert a run (state ``queued`` unless given); None when the same trigger already started
@@ -201,41 +149,7 @@ class GateRunRepo:
         with self.store.begin() as conn:
             conn.execute(sa.delete(gate_runs).where(gate_runs.c.id == run_id))
 
-    def update(self, run_id: int, **values: Any) -> None:
-        with self.store.begin() as conn:
-            conn.execute(sa.update(gate_runs).where(gate_runs.c.id == run_id).values(**values))
-
-    def transition(self, run_id: int, from_states: Iterable[str], **values: Any) -> bool:
-        """Compare-and-set: apply ``values`` only while the row is in one of ``from_states``."""
-        t = gate_runs
-        with self.store.begin() as conn:
-            result = conn.execute(sa.update(t).where(t.c.id == run_id, t.c.state.in_(tuple(from_states)))
-                                  .values(**values))
-            return result.rowcount == 1
-
     def finish(self, run_id: int, *, verdict: str, conclusion: str, title: str, now: float) -> bool:
         """Mark the run done, once: False when someone else already finished it."""
         return self.transition(run_id, ACTIVE, state=DONE, verdict=verdict, conclusion=conclusion,
                                title=title[:2000], finished_at=now, pgid=None)
-
-    def request_cancel(self, run_id: int, reason: str) -> bool:
-        t = gate_runs
-        with self.store.begin() as conn:
-            result = conn.execute(sa.update(t).where(t.c.id == run_id, t.c.state.in_(ACTIVE),
-                                                     t.c.cancel_reason.is_(None)).values(cancel_reason=reason))
-            return result.rowcount == 1
-
-    def heartbeat(self, owner: str, now: float) -> int:
-        t = gate_runs
-        with self.store.begin() as conn:
-            return conn.execute(sa.update(t).where(t.c.owner == owner, t.c.state.in_(ACTIVE))
-                                .values(heartbeat_at=now)).rowcount
-
-    def adopt(self, run_id: int, old_owner: str | None, new_owner: str, host: str, now: float) -> bool:
-        """Take over an active row from a process that is gone (compare-and-set on the owner)."""
-        t = gate_runs
-        owner_is = t.c.owner.is_(None) if old_owner is None else t.c.owner == old_owner
-        with self.store.begin() as conn:
-            result = conn.execute(sa.update(t).where(t.c.id == run_id, t.c.state.in_(ACTIVE), owner_is)
-                                  .values(owner=new_owner, host=host, heartbeat_at=now))
-            return result.rowcount == 1

@@ -5,10 +5,12 @@ A row is the durable memory of the queue (``trunkline.merge.queue`` holds the or
 * ``state``: ``queued`` (requested, waiting for its gates or its turn), ``updating`` (Trunkline
   updated its branch and it holds the queue's slot until its gates finish on the new head),
   ``merged``, ``cancelled`` (``/merge cancel``: a rule must not re-queue it; the label or ``/merge``
-  may);
+  may), ``timed_out`` (held the slot past ``merge.slot_timeout_minutes``: out of the queue until its
+  head changes or the merge is asked for again);
 * ``source``: why it was requested (``label``, ``command``, ``rule``);
 * ``head_sha``: the head SHA last evaluated (events that only carry a SHA find the row by it);
 * ``updated_from``: the head SHA Trunkline asked GitHub to update (so a retry never updates twice);
+* ``slot_since``: when it last took the queue's slot (``updating``), for the slot timeout;
 * ``notified``: ``<reason>@<sha>`` of the last comment posted, so a refusal is commented once.
 
 Rows are keyed by (repository, number); repository names are stored lower-case (GitHub names are
@@ -28,7 +30,7 @@ from trunkline.store.base import metadata
 if TYPE_CHECKING:
     from trunkline.store.base import Store
 
-QUEUED, UPDATING, MERGED, CANCELLED = "queued", "updating", "merged", "cancelled"
+QUEUED, UPDATING, MERGED, CANCELLED, TIMED_OUT = "queued", "updating", "merged", "cancelled", "timed_out"
 ACTIVE = (QUEUED, UPDATING)
 
 merge_queue = sa.Table(
@@ -48,6 +50,7 @@ merge_queue = sa.Table(
     sa.Column("last_action", sa.String(16)),
     sa.Column("last_detail", sa.Text),
     sa.Column("notified", sa.String(200)),
+    sa.Column("slot_since", sa.Double),  # added by migration 2
     sa.Index("ix_merge_queue_repo_base_state", "repo", "base", "state"),
     sa.Index("ix_merge_queue_repo_head", "repo", "head_sha"),
 )
@@ -69,6 +72,7 @@ class QueueRow:
     last_action: str | None = None
     last_detail: str | None = None
     notified: str | None = None
+    slot_since: float | None = None
 
     @property
     def active(self) -> bool:

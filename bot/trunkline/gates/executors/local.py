@@ -241,8 +241,9 @@ def execute_tier(tier: Tier, cwd: str | Path, *, env: Mapping[str, str], cancel:
 def run_in_checkout(tier: Tier, client: Any, owner: str, repo: str, sha: str, *, env: Mapping[str, str],
                     cancel: CancelToken, work_root: Path, cache_dir: Path | None = None, grace: float = 5.0,
                     on_start: Callable[[int], None] | None = None, marker: str | None = None,
-                    client_factory: Callable[[], Any] | None = None) -> TierResult:
-    """Check ``sha`` out in a fresh temporary directory, run the tier, remove the directory."""
+                    client_factory: Callable[[], Any] | None = None, log_path: Path | None = None) -> TierResult:
+    """Check ``sha`` out in a fresh temporary directory, run the tier, remove the directory (the log
+    goes to ``log_path``, which is kept, or into the directory)."""
     work_root.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     checkout = Path(tempfile.mkdtemp(prefix=f"{tier.name}-{sha[:8]}-", dir=work_root))
@@ -266,7 +267,8 @@ def run_in_checkout(tier: Tier, client: Any, owner: str, repo: str, sha: str, *,
                    "TRUNKLINE_TIER": tier.name, "TRUNKLINE_SHA": sha}
         (checkout / "tmp").mkdir()
         return execute_tier(tier, checkout / "src", env=run_env, cancel=cancel, grace=grace,
-                            log_path=checkout / "tier.log", on_start=on_start, marker=marker, sha=sha, notes=notes)
+                            log_path=log_path or checkout / "tier.log", on_start=on_start, marker=marker, sha=sha,
+                            notes=notes)
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
 

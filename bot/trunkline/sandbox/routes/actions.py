@@ -1,14 +1,31 @@
-"""GitHub Actions: workflows (discovered from ``.github/workflows/*.yml`` via git), dispatches, runs.
+"""GitHub Actions: workflows (discovered from ``.github/workflows/*.yml`` via git), dispatches, runs,
+artifacts.
 
 Nothing executes: a dispatch records a queued ``WorkflowRun`` and announces
 ``workflow_run.requested``. Tests and the demo play the runner with the world-level
 ``start_run`` / ``complete_run`` (``workflow_run.in_progress`` / ``completed``), which have no
 REST route on GitHub either. ``POST .../cancel`` completes a run as ``cancelled``.
+
+Artifacts: the runner's ``actions/upload-artifact`` talks to an internal service, not the REST API, so
+the world-level :func:`upload_artifact` plays it (a zip of the given files). The REST side is GitHub's:
+list (per run or per repository, ``?name=``), get, and ``GET .../artifacts/{id}/zip``, which answers
+``302`` with a short-lived signed ``Location`` outside the API (GitHub: blob storage; here
+``/_sandbox/blobs/artifacts/{id}?expires=&sig=``, served without authentication, like a signed URL).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
+import json
+import re
+import secrets
+import time
+import weakref
+import zipfile
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
@@ -20,7 +37,7 @@ from .. import git
 from ..http import GitHubError, get_repo, not_found, paginate, require_write, validation_failed, world_of
 from ..shapes import actions as shapes
 from ..shapes.issues import envelope
-from ..world import Repo, Workflow, WorkflowRun, World, now
+from ..world import Artifact, Repo, Workflow, WorkflowRun, World, now
 
 router = APIRouter()
 
@@ -28,6 +45,10 @@ WORKFLOWS_DIR = ".github/workflows"
 RUN_STATUSES = ("queued", "in_progress", "completed", "requested", "waiting", "pending")
 CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "skipped", "stale", "success", "timed_out")
 MAX_INPUTS = 25
+ARTIFACT_RETENTION_DAYS = 90
+BLOB_URL_SECONDS = 60  # GitHub's artifact download URLs expire after a minute
+BLOB_PREFIX = "/_sandbox/blobs/artifacts"
+_blob_keys: weakref.WeakKeyDictionary[World, bytes] = weakref.WeakKeyDictionary()
 
 
 # ============================================================================ pure decisions
@@ -54,14 +75,14 @@ def triggers(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def dispatch_inputs(doc: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """Inputs of a ``workflow_dispatch`` run: defaults filled, unknown or missing required ones -> 422."""
+    """Inputs of a ``workflow_dispatch`` run: defaults filled, unknown or missing required ones -> 422
+    (``{"message": "Unexpected inputs provided: [\"key\"]", "documentation_url": ...}``, like GitHub)."""
     config = triggers(doc).get("workflow_dispatch")
     declared = (config or {}).get("inputs") if isinstance(config, dict) else None
     declared = declared if isinstance(declared, dict) else {}
     unexpected = sorted(k for k in given if k not in declared)
-    if unexpected:
-        raise validation_failed(f"Unexpected inputs provided: {unexpected}", resource="WorkflowDispatch",
-                                field="inputs", code="invalid")
+    if unexpected:  # GitHub's words and shape: a bare 422 message, the names as a JSON array
+        raise GitHubError(422, f"Unexpected inputs provided: {json.dumps(unexpected)}")
     out: dict[str, Any] = {}
     for name, spec in declared.items():
         spec = spec if isinstance(spec, dict) else {}
@@ -70,9 +91,31 @@ def dispatch_inputs(doc: dict[str, Any], given: dict[str, Any]) -> dict[str, Any
         elif "default" in spec:
             out[name] = spec["default"]
         elif spec.get("required"):
-            raise validation_failed(f"Required input '{name}' not provided", resource="WorkflowDispatch",
-                                    field="inputs", code="missing_field")
+            raise GitHubError(422, f"Required input '{name}' not provided")
     return out
+
+
+_EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+
+
+def run_name(doc: dict[str, Any], *, inputs: Mapping[str, Any], actor: str, ref_name: str) -> str:
+    """The run's ``display_title``: the workflow's ``run-name:`` with its ``${{ }}`` expressions evaluated
+    (the ``inputs`` / ``github.event.inputs`` / ``github.actor`` / ``github.ref_name`` contexts the sandbox
+    knows; anything else evaluates to an empty string), or "" when it has none (the workflow's name then)."""
+    template = doc.get("run-name")
+    if not isinstance(template, str):
+        return ""
+    values = {"github.actor": actor, "github.triggering_actor": actor, "github.ref_name": ref_name}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        for prefix in ("inputs.", "github.event.inputs."):
+            if name.startswith(prefix):
+                found = inputs.get(name[len(prefix):])
+                return "" if found is None else str(found).lower() if isinstance(found, bool) else str(found)
+        return values.get(name, "")
+
+    return _EXPRESSION.sub(value, template).strip()
 
 
 def run_matches(run: WorkflowRun, *, branch: str | None, event: str | None, status: str | None,
@@ -171,9 +214,30 @@ def dispatch(world: World, repo: Repo, workflow_id: str, ref: str, actor: str,
         values = dispatch_inputs(doc, dict(inputs or {}))
         number = 1 + sum(1 for r in repo.workflow_runs.values() if r.workflow_id == wf.id)
         run = WorkflowRun(id=world.next_id(), workflow_id=wf.id, name=wf.name, head_branch=branch, head_sha=sha,
-                          event="workflow_dispatch", actor=actor, inputs=values, run_number=number)
+                          event="workflow_dispatch", actor=actor, inputs=values, run_number=number,
+                          display_title=run_name(doc, inputs=values, actor=actor, ref_name=branch))
         repo.workflow_runs[run.id] = run
         _emit_run(world, repo, run, "requested", actor)
+        return run
+
+
+def schedule(world: World, repo: Repo, workflow_id: str) -> WorkflowRun:
+    """GitHub's scheduler firing a workflow's ``schedule:`` cron: a queued run on the default branch's head,
+    sent by the workflow file's last committer (the sandbox says: the repository owner)."""
+    with world.lock:
+        branch = repo.default_branch
+        sha = git.branch_sha(repo, branch)
+        files = sync_workflows(world, repo, branch)
+        wf = find_workflow(repo, workflow_id)
+        if wf is None or sha is None or wf.path not in files:
+            raise LookupError(f"no workflow {workflow_id!r} on {repo.full_name}@{branch}")
+        if "schedule" not in triggers(parse_workflow(files[wf.path])):
+            raise ValueError(f"{wf.path} has no schedule: trigger")
+        number = 1 + sum(1 for r in repo.workflow_runs.values() if r.workflow_id == wf.id)
+        run = WorkflowRun(id=world.next_id(), workflow_id=wf.id, name=wf.name, head_branch=branch, head_sha=sha,
+                          event="schedule", actor=repo.owner, run_number=number)
+        repo.workflow_runs[run.id] = run
+        _emit_run(world, repo, run, "requested", repo.owner)
         return run
 
 
@@ -200,6 +264,50 @@ def complete_run(world: World, repo: Repo, run_id: int, conclusion: str = "succe
         run.status, run.conclusion, run.updated_at = "completed", conclusion, now()
         _emit_run(world, repo, run, "completed", run.actor)
         return run
+
+
+def zip_files(files: Mapping[str, bytes | str]) -> bytes:
+    """A zip archive of ``files`` (path inside the archive -> content), like upload-artifact makes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, content in sorted(files.items()):
+            zf.writestr(path.lstrip("/"), content.encode("utf-8") if isinstance(content, str) else content)
+    return buf.getvalue()
+
+
+def upload_artifact(world: World, repo: Repo, run_id: int, name: str, files: Mapping[str, bytes | str]) -> Artifact:
+    """The runner's ``actions/upload-artifact``: a named zip attached to a run (one name per run, like v4)."""
+    with world.lock:
+        run = repo.workflow_runs.get(run_id)
+        if run is None:
+            raise LookupError(f"no workflow run {run_id} in {repo.full_name}")
+        if not name or any(c in name for c in '"<>:|*?\\/\r\n'):
+            raise ValueError(f"invalid artifact name {name!r}")
+        if any(a.run_id == run_id and a.name == name for a in repo.artifacts.values()):
+            raise ValueError(f"an artifact named {name!r} already exists on run {run_id}")
+        data = zip_files(files)
+        art = Artifact(id=world.next_id(), run_id=run_id, name=name, data=data,
+                       digest="sha256:" + hashlib.sha256(data).hexdigest())
+        art.expires_at = art.created_at + timedelta(days=ARTIFACT_RETENTION_DAYS)
+        repo.artifacts[art.id] = art
+        return art
+
+
+def _blob_key(world: World) -> bytes:
+    key = _blob_keys.get(world)
+    if key is None:
+        key = _blob_keys.setdefault(world, secrets.token_bytes(32))
+    return key
+
+
+def blob_signature(world: World, artifact_id: int, expires: int) -> str:
+    return hmac.new(_blob_key(world), f"{artifact_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def blob_url(world: World, artifact_id: int, *, now_s: float | None = None) -> str:
+    expires = int((now_s if now_s is not None else time.time()) + BLOB_URL_SECONDS)
+    return (f"{world.base_url}{BLOB_PREFIX}/{artifact_id}?expires={expires}"
+            f"&sig={blob_signature(world, artifact_id, expires)}")
 
 
 # ============================================================================ routes
@@ -311,3 +419,74 @@ def cancel_run(request: Request, owner: str, repo: str, run_id: int) -> JSONResp
         run.status, run.conclusion, run.updated_at = "completed", "cancelled", now()
         _emit_run(world, r, run, "completed", login)
     return JSONResponse({}, status_code=202)
+
+
+# ---- artifacts ---------------------------------------------------------------------------------
+
+def _artifacts(request: Request, world: World, r: Repo, items: list[Artifact]) -> JSONResponse:
+    name = request.query_params.get("name")
+    found = [a for a in items if not name or a.name == name]
+    found.sort(key=lambda a: a.id, reverse=True)
+    return paginate(request, [shapes.artifact(world, r, a) for a in found], wrap="artifacts")
+
+
+@router.get("/repos/{owner}/{repo}/actions/artifacts")
+def list_artifacts(request: Request, owner: str, repo: str) -> JSONResponse:
+    r = get_repo(request, owner, repo)
+    world = world_of(request)
+    with world.lock:
+        return _artifacts(request, world, r, list(r.artifacts.values()))
+
+
+@router.get("/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts")
+def list_run_artifacts(request: Request, owner: str, repo: str, run_id: int) -> JSONResponse:
+    r = get_repo(request, owner, repo)
+    world = world_of(request)
+    with world.lock:
+        if run_id not in r.workflow_runs:
+            raise not_found()
+        return _artifacts(request, world, r, [a for a in r.artifacts.values() if a.run_id == run_id])
+
+
+def _artifact(r: Repo, artifact_id: int) -> Artifact:
+    art = r.artifacts.get(artifact_id)
+    if art is None:
+        raise not_found()
+    return art
+
+
+@router.get("/repos/{owner}/{repo}/actions/artifacts/{artifact_id}")
+def get_artifact(request: Request, owner: str, repo: str, artifact_id: int) -> dict[str, Any]:
+    r = get_repo(request, owner, repo)
+    world = world_of(request)
+    with world.lock:
+        return shapes.artifact(world, r, _artifact(r, artifact_id))
+
+
+@router.get("/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}")
+def download_artifact(request: Request, owner: str, repo: str, artifact_id: int, archive_format: str) -> Response:
+    r = get_repo(request, owner, repo)
+    world = world_of(request)
+    with world.lock:
+        art = _artifact(r, artifact_id)
+        if archive_format != "zip":
+            raise not_found()
+        if art.expired:
+            raise GitHubError(410, "Artifact has expired")
+        return Response(status_code=302, headers={"location": blob_url(world, art.id)})
+
+
+@router.get(BLOB_PREFIX + "/{artifact_id}")
+def artifact_blob(request: Request, artifact_id: int, expires: int = 0, sig: str = "") -> Response:
+    """The signed download URL (not GitHub's API: its blob storage). No auth; the signature is the key."""
+    world = world_of(request)
+    if expires < time.time() or not hmac.compare_digest(sig, blob_signature(world, artifact_id, expires)):
+        return Response("<Error><Code>AuthenticationFailed</Code></Error>", status_code=403,
+                        media_type="application/xml")
+    with world.lock:
+        for r in world.repos.values():
+            art = r.artifacts.get(artifact_id)
+            if art is not None:
+                return Response(art.data, media_type="application/zip",
+                                headers={"content-disposition": f'attachment; filename="{art.name}.zip"'})
+    return Response("<Error><Code>BlobNotFound</Code></Error>", status_code=404, media_type="application/xml")

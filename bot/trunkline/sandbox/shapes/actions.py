@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..world import Repo, Workflow, WorkflowRun, World, iso
+from ..world import Artifact, Repo, Workflow, WorkflowRun, World, iso
 from .checks import pull_refs, simple_commit
 from .common import node_id, repository, user
 from .issues import webhook_clean
@@ -64,7 +64,7 @@ def workflow_run(world: World, repo: Repo, run: WorkflowRun, *, flavour: str = "
         "head_branch": run.head_branch,
         "head_sha": run.head_sha,
         "path": wf.path if wf else "",
-        "display_title": run.name,
+        "display_title": run.display_title or run.name,
         "run_number": run.run_number,
         "run_attempt": run.run_attempt,
         "event": run.event,
@@ -98,3 +98,25 @@ def workflow_run(world: World, repo: Repo, run: WorkflowRun, *, flavour: str = "
     data["head_repository"] = repository(world, repo, flavour="minimal")
     data["head_repository_id"] = repo.id
     return data
+
+
+def artifact(world: World, repo: Repo, art: Artifact) -> dict[str, Any]:
+    """``artifact`` (REST)."""
+    run = repo.workflow_runs.get(art.run_id)
+    api = world.api(f"/repos/{repo.full_name}/actions/artifacts/{art.id}")
+    return {
+        "id": art.id,
+        "node_id": node_id("Artifact", art.id),
+        "name": art.name,
+        "size_in_bytes": len(art.data),
+        "url": api,
+        "archive_download_url": f"{api}/zip",
+        "expired": art.expired,
+        "created_at": iso(art.created_at),
+        "expires_at": iso(art.expires_at) if art.expires_at else None,
+        "updated_at": iso(art.created_at),
+        "digest": art.digest,
+        "workflow_run": None if run is None else {
+            "id": run.id, "repository_id": repo.id, "head_repository_id": repo.id,
+            "head_branch": run.head_branch, "head_sha": run.head_sha},
+    }

@@ -1,0 +1,1 @@
+"""Example applications Trunkline deploys and probes (see docs/deploy.md)."""
