@@ -576,34 +576,36 @@ def _analyse(rec: Record, now: float, promote_request: Mapping[str, Any] | None)
     return rec
 
 
-def _verify(rec: Record, now: float) -> Record:
+def _burst(rec: Record, now: float, seconds: float) -> tuple[str, str]:
+    """The verdict of the probe burst that started with this verification (``running`` / ``pass`` /
+    ``fail``) and the probes that did not answer ok in it (``no data`` when none did)."""
     started = rec.verify_started_at or rec.state_since
     window = [m for m in rec.window if float(m.get("at", 0.0)) >= started]
     verdict = burst_verdict(window, rec.plan.probes, failures_allowed=rec.plan.rollback_failures,
-                            complete=now - started >= rec.plan.verify_seconds)
+                            complete=now - started >= seconds)
+    failing = sorted({str(m.get("probe")) for m in window if m.get("outcome") != "ok"})
+    return verdict, ", ".join(failing) or "no data"
+
+
+def _verify(rec: Record, now: float) -> Record:
+    verdict, failing = _burst(rec, now, rec.plan.verify_seconds)
     if verdict == "pass":
         return _succeed(rec, now)
     if verdict == "fail":
-        failing = sorted({str(m.get("probe")) for m in window if m.get("outcome") != "ok"})
-        return start_rollback(rec, now, f"production verification failed ({', '.join(failing) or 'no data'})")
+        return start_rollback(rec, now, f"production verification failed ({failing})")
     return rec
 
 
 def _verify_rollback(rec: Record, now: float) -> Record:
-    started = rec.verify_started_at or rec.state_since
-    window = [m for m in rec.window if float(m.get("at", 0.0)) >= started]
-    verdict = burst_verdict(window, rec.plan.probes, failures_allowed=rec.plan.rollback_failures,
-                            complete=now - started >= rec.plan.rollback_verify_seconds)
+    verdict, failing = _burst(rec, now, rec.plan.rollback_verify_seconds)
     if verdict == "running":
         return rec
     if verdict == "pass":
         rec = replace(rec, phase="")
         rec = _rollback_status(rec, "success", f"{_short(rec.rollback_target)} back in production, verified")
         return _enter(rec, rec.final, now, f"production back on {_short(rec.rollback_target)} and verified")
-    failing = sorted({str(m.get("probe")) for m in window if m.get("outcome") != "ok"})
-    rec = _rollback_status(rec, "failure", f"does not verify ({', '.join(failing) or 'no data'})")
-    return _enter(rec, ERROR, now, f"production does not verify after the rollback ({', '.join(failing) or 'no data'})"
-                                   "; a person must look")
+    rec = _rollback_status(rec, "failure", f"does not verify ({failing})")
+    return _enter(rec, ERROR, now, f"production does not verify after the rollback ({failing}); a person must look")
 
 
 def _rollback_status(rec: Record, state: str, description: str) -> Record:
