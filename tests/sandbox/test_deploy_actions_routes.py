@@ -278,6 +278,57 @@ def test_dispatch_with_an_undeclared_key_input_is_refused_like_github(env: Env) 
     env.assert_faithful()
 
 
+TYPED_YML = """\
+name: Typed
+on:
+  workflow_dispatch:
+    inputs:
+      environment: {type: choice, options: [staging, production], default: staging}
+      dry-run: {type: boolean, default: false}
+      count: {type: number, required: true}
+      bad-default: {type: choice, options: [a, b]}
+"""
+
+
+def test_dispatch_refuses_values_that_do_not_fit_the_declared_types_like_github(env: Env) -> None:
+    """choice outside its options and boolean other than true/false: GitHub's 422 words; number: plain words
+    in the same pattern. Defaults fill and are checked too; JSON booleans and numbers read as their text."""
+    git.commit_files(env.repo, "main", {".github/workflows/typed.yml": TYPED_YML}, "typed", author_login="acme")
+    base = "/repos/acme/widgets/actions/workflows/typed.yml/dispatches"
+    with env.http("wes") as http:
+        def refused(inputs: dict[str, Any]) -> str:
+            answer = http.post(base, json={"ref": "main", "inputs": inputs})
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["documentation_url"].startswith("https://docs.github.com/")
+            return answer.json()["message"]
+
+        assert refused({"count": "1", "environment": "canary"}) == \
+            "Provided value 'canary' for input 'environment' not in the list of allowed values"
+        assert refused({"count": "1", "dry-run": "yes"}) == \
+            "Provided value 'yes' for input 'dry-run' not in the list of allowed values"
+        assert refused({"count": "1", "dry-run": ""}) == \
+            "Provided value '' for input 'dry-run' not in the list of allowed values"
+        assert refused({"count": "ten"}) == "Provided value 'ten' for input 'count' is not a number"
+        assert refused({"count": ""}) == "Provided value '' for input 'count' is not a number"
+        ok = http.post(base, json={"ref": "main", "inputs": {"count": 3, "dry-run": True, "environment": "production",
+                                                              "bad-default": "b"}, "return_run_details": True})
+        assert ok.status_code == 200, ok.text
+        run_id = ok.json()["workflow_run_id"]
+        assert http.post(base, json={"ref": "main", "inputs": {"count": "-1.5e2"}}).status_code == 204
+    runs = sorted(env.repo.workflow_runs.values(), key=lambda r: r.id)
+    assert [r.id for r in runs][0] == run_id and len(runs) == 2
+    assert runs[0].inputs == {"environment": "production", "dry-run": True, "count": 3, "bad-default": "b"}
+    assert runs[1].inputs == {"environment": "staging", "dry-run": False, "count": "-1.5e2"}, "defaults filled"
+    git.commit_files(env.repo, "main", {".github/workflows/typed.yml": TYPED_YML.replace(
+        "[a, b]}", "[a, b], default: c}")}, "a default outside its options", author_login="acme")
+    with env.http("wes") as http:
+        answer = http.post(base, json={"ref": "main", "inputs": {"count": "1"}})
+        assert answer.status_code == 422, "GitHub checks the default it substitutes too"
+        assert answer.json()["message"] == "Provided value 'c' for input 'bad-default' not in the list of allowed values"
+    assert len(env.repo.workflow_runs) == 2
+    env.assert_faithful()
+
+
 @given(st.lists(st.sampled_from(["push", "pull_request", "workflow_dispatch", "schedule"]), unique=True,
                 min_size=1))
 def test_triggers_accept_every_spelling(events: list[str]) -> None:

@@ -287,6 +287,63 @@ def test_choose_inputs_sends_only_declared_inputs_and_fails_only_on_unfillable_r
     assert any("not sent" in n for n in notes) == bool(dropped)
 
 
+_VALUES = st.sampled_from(["", "true", "false", "True", "1", "-2.5", "1e3", "x", "staging", "production", "0x1"])
+_TYPED = st.fixed_dictionaries(
+    {"type": st.sampled_from(["string", "choice", "boolean", "number", "environment"])},
+    optional={"required": st.booleans(), "default": _VALUES,
+              "options": st.lists(st.sampled_from(["staging", "production", "", "1", True]), max_size=3)})
+
+
+@given(st.dictionaries(_NAMES, st.tuples(_TYPED, st.none() | _VALUES), max_size=4),
+       st.dictionaries(st.sampled_from(["extra", "key"]), _VALUES))
+def test_choose_inputs_sends_only_values_that_fit_the_declared_types(inputs: dict, undeclared: dict) -> None:
+    """The deployer's check agrees with GitHub's (the sandbox's 422s): what it sends is never refused for a
+    value; a value that does not fit fails the action naming the input (and a choice's allowed values); an
+    empty value for a typed input is left out (a note) unless the input is required without a default."""
+    from trunkline.sandbox.routes.actions import input_value_error
+
+    declared = {n: spec for n, (spec, _) in inputs.items()}
+    wanted = {n: v for n, (_, v) in inputs.items() if v is not None} | {n: v for n, v in undeclared.items()
+                                                                       if n not in declared}
+    send, notes, error = d.choose_inputs(declared, wanted, workflow="deploy.yml")
+    fits = {n: input_value_error(n, declared[n], v) is None for n, v in wanted.items() if n in declared}
+    blank = {n for n, ok in fits.items() if not ok and wanted[n] == ""}
+    unfillable = {n for n, spec in declared.items() if spec.get("required") and "default" not in spec
+                  and (n not in wanted or n in blank)}
+    misfits = {n for n, ok in fits.items() if not ok and n not in blank}
+    if unfillable:
+        assert error.startswith("deploy.yml requires input") and all(f"`{n}`" in error for n in unfillable)
+    elif misfits:
+        assert error and send == {}
+        for n in misfits:
+            assert f"input `{n}` is a {declared[n]['type']}" in error and f"sends `{wanted[n]}`" in error
+            if declared[n]["type"] == "choice":
+                assert all(f"`{d._input_text(o)}`" in error for o in declared[n].get("options", []))
+        assert "GitHub would refuse the dispatch" in error
+    else:
+        assert error == ""
+        assert send == {n: v for n, v in wanted.items() if n in declared and n not in blank}
+        assert all(input_value_error(n, declared[n], v) is None for n, v in send.items()), "never a 422"
+        assert any("empty for this action" in note and all(f"`{n}`" in note for n in blank)
+                   for note in notes) == bool(blank)
+
+
+def test_input_value_problem_examples() -> None:
+    choice = {"type": "choice", "options": ["staging", "production"]}
+    assert d.input_value_problem(choice, "staging") == ""
+    assert d.input_value_problem(choice, "canary") == "is a choice; the allowed values are `staging`, `production`"
+    assert d.input_value_problem({"type": "choice"}, "x").endswith("none (the workflow declares no options)")
+    assert d.input_value_problem({"type": "choice", "options": [True, 2]}, "true") == "", "YAML values as text"
+    assert d.input_value_problem({"type": "boolean"}, "true") == d.input_value_problem({"type": "boolean"}, "false")
+    assert d.input_value_problem({"type": "boolean"}, "yes") == "is a boolean; the allowed values are `true`, `false`"
+    assert d.input_value_problem({"type": "boolean"}, "True") != "", "GitHub's allowed values are lower case"
+    for number in ("10", "-3", "+0.5", ".5", "1e-3", "2."):
+        assert d.input_value_problem({"type": "number"}, number) == "", number
+    for text in ("", "ten", "1,5", "0x10", " 1", "1e"):
+        assert d.input_value_problem({"type": "number"}, text) == "is a number", text
+    assert d.input_value_problem({"type": "string"}, "") == d.input_value_problem({}, "anything") == ""
+
+
 def test_declared_dispatch_inputs_reads_every_spelling_of_the_trigger() -> None:
     assert d.declared_dispatch_inputs(WORKFLOW)["key"] == {"required": False, "type": "string"}
     assert d.declared_dispatch_inputs("on: workflow_dispatch\njobs: {}\n") == {}
@@ -367,6 +424,59 @@ def test_a_required_input_the_config_cannot_fill_fails_the_action_clearly(sb) ->
     assert "requires input `region`" in rec.reason, "the run (and its page) says why"
     statuses = [a for a in actions if a.kind == c.DEPLOYMENT_STATUS]
     assert any("requires input `region`" in str(a.args.get("description")) for a in statuses)
+
+
+TYPED_WORKFLOW = """name: deploy
+run-name: deploy ${{ inputs.action }} ${{ inputs.sha }} [${{ inputs.key }}]
+on:
+  workflow_dispatch:
+    inputs:
+      action: {required: true, type: choice, options: [canary, weight, promote, rollback]}
+      sha: {required: true, type: string}
+      environment: {required: true, type: choice, options: [staging, production]}
+      weight: {type: number, default: 0}
+      key: {type: string}
+jobs: {deploy: {runs-on: ubuntu-latest, steps: [{run: ./deploy.sh}]}}
+"""
+
+
+def test_a_value_outside_a_choice_fails_the_action_naming_the_allowed_values(sb) -> None:  # noqa: ANN001
+    """The config sends environment=canary to a workflow whose `environment` is a choice of staging and
+    production: the action fails before dispatching, with a message naming the input and the allowed values
+    (GitHub would answer a bare 422), and the run's reason and deployment status say so."""
+    repo = sb.create_repo("acme", "shop", files={".github/workflows/deploy.yml": TYPED_WORKFLOW, "README.md": "x"})
+    outcome = _workflow_deployer(sb)().run("deploy_canary", sha=_head(sb, repo), weight=10, environment="canary",
+                                           key="trunkline-3-1")
+    assert not outcome.ok
+    assert outcome.detail.startswith("deploy.yml: input `environment` is a choice; the allowed values are "
+                                     "`staging`, `production`, but the deploy config sends `canary`")
+    with sb.world.lock:
+        assert repo.workflow_runs == {}, "nothing dispatched"
+    rec = c.new_record("acme/shop", SHA, c.Plan(steps=(c.Step(10, 3.0),)), now=1.0)
+    rec, actions = c.step(rec, c.Observation(2.0, production_sha="b" * 40))
+    results = tuple(c.Result(a.id, False, dict(outcome.data), outcome.detail) if a.deployer
+                    else c.Result(a.id, True, {"id": 7} if a.kind == c.CREATE_DEPLOYMENT else {}) for a in actions)
+    rec, actions = c.step(rec, c.Observation(3.0, results=results, production_sha="b" * 40))
+    assert "the allowed values are `staging`, `production`" in rec.reason
+    statuses = [a for a in actions if a.kind == c.DEPLOYMENT_STATUS]
+    assert any("input `environment` is a choice" in str(a.args.get("description")) for a in statuses)
+
+
+def test_typed_inputs_that_fit_dispatch_and_an_empty_weight_is_left_to_the_default(sb) -> None:  # noqa: ANN001
+    """environment=production fits; a promote has no weight ({weight} is empty): the number input is left out
+    and GitHub's default (0) applies instead of a 422."""
+    repo = sb.create_repo("acme", "shop", files={".github/workflows/deploy.yml": TYPED_WORKFLOW, "README.md": "x"})
+    dep = _workflow_deployer(sb)()
+    sha = _head(sb, repo)
+    runner = _finish_next_run(sb, repo)
+    outcome = dep.run("promote", sha=sha, weight=None, environment="production", key="trunkline-3-2")
+    runner.join()
+    assert outcome.ok, outcome.detail
+    assert any("`weight`" in n and "empty for this action" in n for n in outcome.data["notes"])
+    with sb.world.lock:
+        (run,) = repo.workflow_runs.values()
+    assert run.inputs == {"action": "promote", "sha": sha, "environment": "production", "weight": 0,
+                          "key": "trunkline-3-2"}
 
 
 def test_a_workflow_file_missing_on_the_ref_or_without_dispatch_fails_clearly(sb) -> None:  # noqa: ANN001

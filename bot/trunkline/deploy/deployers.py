@@ -5,7 +5,9 @@
 * ``workflow`` — dispatch ``.github/workflows/<file>`` with inputs (action, sha, environment, weight, key)
   and follow its run to its conclusion; after a restart the run is found again by the ``key`` its
   ``run-name`` carries (:meth:`WorkflowDeployer.confirm`). Only the inputs the workflow file (on the ref
-  dispatched) declares are sent (:func:`choose_inputs`, pure): GitHub refuses undeclared ones;
+  dispatched) declares are sent (:func:`choose_inputs`, pure): GitHub refuses undeclared ones, and values
+  that do not fit a declared ``choice`` / ``boolean`` / ``number`` type fail the action before dispatching
+  (:func:`input_value_problem`, pure);
 * ``webhook`` — POST the action as JSON, signed like GitHub signs webhooks:
   ``X-Trunkline-Signature-256: sha256=<hex HMAC-SHA256 of the body with the shared secret>``.
 
@@ -118,19 +120,67 @@ def declared_dispatch_inputs(text: str) -> dict[str, dict[str, Any]] | None:
     return {str(name): dict(spec) if isinstance(spec, dict) else {} for name, spec in inputs.items()}
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _input_text(value: Any) -> str:
+    """A declared value (``options:``, ``default:``) as the text GitHub compares: YAML booleans as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def input_value_problem(spec: Mapping[str, Any], value: str) -> str:
+    """What is wrong with sending ``value`` to an input declared as ``spec`` ("" when it fits; pure).
+
+    GitHub refuses (422) a dispatch whose ``choice`` input is not one of its ``options``, whose ``boolean``
+    input is not ``true`` / ``false`` ("Provided value 'x' for input 'y' not in the list of allowed values"),
+    or whose ``number`` input is not a number. ``string`` and ``environment`` inputs take any text here."""
+    kind = spec.get("type")
+    if kind == "choice":
+        options = spec.get("options")
+        allowed = [_input_text(o) for o in options] if isinstance(options, list) else []
+        if value not in allowed:
+            listed = ", ".join(f"`{o}`" for o in allowed) if allowed else "none (the workflow declares no options)"
+            return f"is a choice; the allowed values are {listed}"
+    elif kind == "boolean":
+        if value not in ("true", "false"):
+            return "is a boolean; the allowed values are `true`, `false`"
+    elif kind == "number" and not _NUMBER.fullmatch(value):
+        return "is a number"
+    return ""
+
+
 def choose_inputs(declared: Mapping[str, Mapping[str, Any]], wanted: Mapping[str, str],
                   *, workflow: str = "the workflow") -> tuple[dict[str, str], tuple[str, ...], str]:
     """(inputs to send, notes for the run, error or ""): only the inputs the workflow declares are sent
     (GitHub refuses a dispatch with any other: 422 "Unexpected inputs provided"); a required declared input
-    that is neither configured nor defaulted is an error; a missing ``key`` input is a note. (pure)"""
+    that is neither configured nor defaulted is an error; a missing ``key`` input is a note. A value that does
+    not fit its input's declared type (:func:`input_value_problem`: a ``choice`` outside its options, a
+    ``boolean`` other than true/false, a ``number`` that is not one) is an error naming the input and the allowed
+    values, found before GitHub would answer a bare 422 — except an empty value (``{weight}`` of a promote or
+    rollback), which is left out so the workflow's default applies (a note; an error when the input is required
+    and has no default). (pure)"""
     send = {name: value for name, value in wanted.items() if name in declared}
+    blank = sorted(name for name, value in send.items() if value == "" and input_value_problem(declared[name], ""))
+    for name in blank:
+        del send[name]
     missing = sorted(name for name, spec in declared.items()
                      if spec.get("required") in (True, "true") and name not in send and "default" not in spec)
     if missing:
         names = ", ".join(f"`{name}`" for name in missing)
+        empty = [name for name in missing if name in blank]
+        why = (f" ({', '.join(f'`{n}`' for n in empty)} {'is' if len(empty) == 1 else 'are'} empty for this action)"
+               if empty else "")
         return {}, (), (f"{workflow} requires input{'s' if len(missing) > 1 else ''} {names}, which the deploy "
-                        "config does not fill (add it to deploy.workflow.inputs, or give it a default or "
+                        f"config does not fill{why} (add it to deploy.workflow.inputs, or give it a default or "
                         "required: false in the workflow)")
+    wrong = [(name, problem) for name in sorted(send) if (problem := input_value_problem(declared[name], send[name]))]
+    if wrong:
+        said = "; ".join(f"input `{name}` {problem}, but the deploy config sends `{send[name]}`"
+                         for name, problem in wrong)
+        return {}, (), (f"{workflow}: {said} (GitHub would refuse the dispatch: change deploy.workflow.inputs, or "
+                        "the input's declaration in the workflow)")
     notes: list[str] = []
     if "key" in wanted and "key" not in declared:
         notes.append(NO_KEY_NOTE)
@@ -138,6 +188,11 @@ def choose_inputs(declared: Mapping[str, Mapping[str, Any]], wanted: Mapping[str
     if dropped:
         notes.append(f"{workflow} does not declare input{'s' if len(dropped) > 1 else ''} "
                      f"{', '.join(f'`{n}`' for n in dropped)}: not sent")
+    if blank:
+        notes.append(f"input{'s' if len(blank) > 1 else ''} {', '.join(f'`{n}`' for n in blank)} of {workflow} "
+                     f"{'is' if len(blank) == 1 else 'are'} empty for this action and typed "
+                     f"({', '.join(str(declared[n].get('type')) for n in blank)}): not sent, the workflow's "
+                     "default applies")
     return send, tuple(notes), ""
 
 

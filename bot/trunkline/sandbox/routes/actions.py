@@ -74,9 +74,43 @@ def triggers(doc: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _as_sent(value: Any) -> str:
+    """An input value as the workflow sees it: a string (JSON booleans as ``true`` / ``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def input_value_error(name: str, spec: Mapping[str, Any], value: Any) -> str | None:
+    """GitHub's 422 message when ``value`` does not fit input ``name``'s declared ``type`` (None when it does).
+
+    ``choice`` and ``boolean`` answer with GitHub's words (seen in gh's and users' reports, e.g. cli/cli#5246:
+    ``Provided value '' for input 'debug' not in the list of allowed values``; a boolean's allowed values are
+    ``true`` and ``false``). For ``number`` no report of GitHub's exact words was found: the sandbox answers in
+    the same pattern, plainly (``... is not a number``). ``string`` and ``environment`` are not checked."""
+    kind = spec.get("type")
+    text = _as_sent(value)
+    if kind == "choice":
+        options = spec.get("options")
+        allowed = [_as_sent(o) for o in options] if isinstance(options, list) else []
+        if text not in allowed:
+            return f"Provided value '{text}' for input '{name}' not in the list of allowed values"
+    elif kind == "boolean":
+        if text not in ("true", "false"):
+            return f"Provided value '{text}' for input '{name}' not in the list of allowed values"
+    elif kind == "number" and not _NUMBER.fullmatch(text):
+        return f"Provided value '{text}' for input '{name}' is not a number"  # plain words: see above
+    return None
+
+
 def dispatch_inputs(doc: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """Inputs of a ``workflow_dispatch`` run: defaults filled, unknown or missing required ones -> 422
-    (``{"message": "Unexpected inputs provided: [\"key\"]", "documentation_url": ...}``, like GitHub)."""
+    (``{"message": "Unexpected inputs provided: [\"key\"]", "documentation_url": ...}``, like GitHub), and so
+    is a value (given, or the default GitHub substitutes) that does not fit its ``choice`` / ``boolean`` /
+    ``number`` type (:func:`input_value_error`)."""
     config = triggers(doc).get("workflow_dispatch")
     declared = (config or {}).get("inputs") if isinstance(config, dict) else None
     declared = declared if isinstance(declared, dict) else {}
@@ -92,6 +126,11 @@ def dispatch_inputs(doc: dict[str, Any], given: dict[str, Any]) -> dict[str, Any
             out[name] = spec["default"]
         elif spec.get("required"):
             raise GitHubError(422, f"Required input '{name}' not provided")
+        else:
+            continue
+        error = input_value_error(str(name), spec, out[name])
+        if error:
+            raise GitHubError(422, error)
     return out
 
 
