@@ -71,7 +71,7 @@ def test_log_appends_in_order_skips_repeated_ids_and_filters_by_repo(store: Stor
     events = EventRepo(store)
     assert events.last_seq() == 0
     events.append([_row(1), _row(2, "octo/other"), _row(3)])
-    events.append([_row(2), _row(4, None)])  # e2 again: a re-run publish, left out
+    assert events.append([_row(2), _row(4, None)]) == {"e2"}  # e2 again: a re-run publish, left out (and said)
     rows = events.after(0)
     assert [r.event_id for r in rows] == ["e1", "e2", "e3", "e4"]
     assert [r.seq for r in rows] == sorted(r.seq for r in rows)

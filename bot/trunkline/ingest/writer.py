@@ -41,11 +41,15 @@ _REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 
 
 RECEIVED = type_of(DeliveryReceived)
+NOT_STORED = "not_stored"
 
 
-def received_messages(rows: Sequence[dict[str, Any]], outcomes: Sequence[Any], now: float) -> list[dict[str, Any]]:
+def received_messages(rows: Sequence[dict[str, Any]], outcomes: Sequence[Any], now: float, *,
+                      fresh_ids: bool = False) -> list[dict[str, Any]]:
     """The ``delivery.received`` message (a :class:`~trunkline.api.events.DeliveryReceived`, as JSON-ready
-    data) of each stored (``True``) or duplicate (``False``) row of a batch (pure).
+    data) of each stored (``True``) or duplicate (``False``) row of a batch (pure). A stored row's event id
+    is stable per guid (:func:`queued_id`) unless ``fresh_ids`` (a delivery received again after a failed
+    insert: its first "queued" is in the log already).
 
     Plain dicts rather than model instances: this runs on the ingest writer's thread, where building
     and serialising a pydantic model per delivery would cost several times the rest of the work (tests
@@ -57,18 +61,36 @@ def received_messages(rows: Sequence[dict[str, Any]], outcomes: Sequence[Any], n
     for row, outcome in zip(rows, outcomes, strict=True):
         if outcome is not True and outcome is not False:
             continue  # not stored: nothing happened
-        guid = row["guid"]
-        message = {"type": RECEIVED, "id": stable_id(guid, "received") if outcome else new_id(), "occurred_at": at,
-                   "delivery": guid, "event": row["event"], "status": "queued" if outcome else "duplicate"}
-        if row.get("action") is not None:
-            message["action"] = row["action"]
-        repo = row.get("repo")
-        if repo is not None and _REPO_NAME.match(repo):
-            message["repository"] = repo
-        if row.get("installation_id") is not None:
-            message["installation_id"] = row["installation_id"]
-        out.append(message)
+        event_id = queued_id(row["guid"]) if outcome and not fresh_ids else new_id()
+        out.append(_received(row, "queued" if outcome else "duplicate", event_id, at))
     return out
+
+
+def not_stored_messages(rows: Sequence[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """The ``delivery.received`` message with status ``not_stored`` of each row whose "queued" event went out
+    but whose insert failed (pure). Each has a new id: distinct from the guid's stable "queued" id, and
+    from the compensation of any earlier failed attempt."""
+    at = datetime.fromtimestamp(now, UTC).isoformat()
+    return [_received(row, NOT_STORED, new_id(), at) for row in rows]
+
+
+def queued_id(guid: str) -> str:
+    """The id of a delivery's first "queued" event: a redelivery of a stored guid publishes it again and the
+    event log leaves it out (the "duplicate" event follows the insert)."""
+    return stable_id(guid, "received")
+
+
+def _received(row: dict[str, Any], status: str, event_id: str, at: str) -> dict[str, Any]:
+    message = {"type": RECEIVED, "id": event_id, "occurred_at": at, "delivery": row["guid"], "event": row["event"],
+               "status": status}
+    if row.get("action") is not None:
+        message["action"] = row["action"]
+    repo = row.get("repo")
+    if repo is not None and _REPO_NAME.match(repo):
+        message["repository"] = repo
+    if row.get("installation_id") is not None:
+        message["installation_id"] = row["installation_id"]
+    return message
 
 
 def _resolve(items: list[tuple[Any, Any]]) -> None:
@@ -177,18 +199,21 @@ class GroupCommitWriter:
 
     def _write(self, batch: list[tuple[dict[str, Any], Any, Any]]) -> None:
         self._count(len(batch))
+        announced: list[dict[str, Any]] = []
         if self.publisher is not None:
             # delivery.received goes out BEFORE the rows are committed: a worker that holds a serial key
             # drains that key's queued rows straight from the store, so once the insert commits a
             # delivery may be processed (and delivery.processed published) before this thread goes on.
-            # Each guid's "queued" event has a stable id: for a guid stored before (a redelivery) the
-            # append ignores it, and the "duplicate" event follows the insert below.
             first = list({row["guid"]: row for row, _, _ in reversed(batch)}.values())[::-1]
-            self.publisher.publish_messages(received_messages(first, [True] * len(first), self.clock()))
+            announced = self._announce_queued(self.publisher, first)
         try:
             new = self.store.deliveries.insert_new([row for row, _, _ in batch], self.clock())
         except Exception as exc:  # noqa: BLE001 - reported to every waiting request
             log.exception("storing %d deliveries failed", len(batch))
+            if announced and self.publisher is not None:
+                # Their "queued" is in the stream, but nothing was stored: each request gets an error (5xx),
+                # so GitHub may deliver them again. Say so, so no subscriber waits for their processing.
+                self.publisher.publish_messages(not_stored_messages(announced, self.clock()))
             self._settle(batch, [exc] * len(batch))
             return
         self.batches += 1
@@ -212,6 +237,33 @@ class GroupCommitWriter:
                 self.queue.enqueue_many(dict.fromkeys(r["guid"] for r, _, _ in batch if r["guid"] in new))
             except Exception:  # noqa: BLE001 - stored as queued: recovery enqueues them later
                 log.exception("enqueueing %d stored deliveries failed; recovery will retry", len(new))
+
+    def _announce_queued(self, publisher: Publisher, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Publish "queued" for each row (one per guid) ahead of the insert; return the rows whose "queued"
+        event this attempt put in the log (those a failed insert must take back).
+
+        Each guid's first "queued" event has a stable id (:func:`queued_id`): for a guid stored before (a
+        redelivery) the event log leaves it out, and the "duplicate" event follows the insert. A guid whose
+        "queued" is in the log but which is not stored — an earlier attempt's insert failed (its
+        ``not_stored`` followed), or it is still in flight in another process — is received again: a
+        "queued" with a fresh id goes out for it (only redeliveries pay for that lookup)."""
+        now = self.clock()
+        repeated = publisher.append_messages(received_messages(rows, [True] * len(rows), now))
+        if repeated is None:  # the log is unavailable: nothing went out, nothing to take back
+            return []
+        announced = [row for row in rows if queued_id(row["guid"]) not in repeated]
+        again = [row for row in rows if queued_id(row["guid"]) in repeated]
+        if again:
+            try:
+                stored = self.store.deliveries.known_guids(row["guid"] for row in again)
+            except Exception as exc:  # noqa: BLE001 - the insert below will most likely fail too
+                log.warning("looking up %d redelivered guids failed: %s: %s", len(again), type(exc).__name__, exc)
+                return announced
+            retry = [row for row in again if row["guid"] not in stored]
+            if retry and publisher.append_messages(
+                    received_messages(retry, [True] * len(retry), now, fresh_ids=True)) is not None:
+                announced += retry
+        return announced
 
     @staticmethod
     def _settle(batch: list[tuple[dict[str, Any], Any, Any]], outcomes: list[Any]) -> None:

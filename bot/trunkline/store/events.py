@@ -61,14 +61,14 @@ class EventRepo:
         t = stream_events
         self._columns = (t.c.seq, t.c.event_id, t.c.type, t.c.repo, t.c.created_at, t.c.body)
 
-    def append(self, rows: Sequence[dict[str, Any]]) -> None:
+    def append(self, rows: Sequence[dict[str, Any]]) -> set[str]:
         """Store events (dicts with ``event_id``, ``type``, ``repo``, ``created_at``, ``body``) in one
-        transaction, in the given order. An ``event_id`` stored before is left out (a re-run publish)."""
+        transaction, in the given order. An ``event_id`` stored before is left out (a re-run publish);
+        returns the ids left out that way."""
         if not rows:
-            return
+            return set()
         if self.store.dialect == "sqlite":
-            self._append_sqlite(rows)
-            return
+            return self._append_sqlite(rows)
         ids = [r["event_id"] for r in rows]
         with self.store.begin() as conn:
             known = {r[0] for r in conn.execute(sa.select(stream_events.c.event_id)
@@ -76,20 +76,24 @@ class EventRepo:
             fresh = [{c: r.get(c) for c in _COLUMNS} for r in rows if r["event_id"] not in known]
             if fresh:
                 conn.execute(stream_events.insert(), fresh)
+        return known
 
-    def _append_sqlite(self, rows: Sequence[dict[str, Any]]) -> None:
+    def _append_sqlite(self, rows: Sequence[dict[str, Any]]) -> set[str]:
         # Driver-level multi-row INSERT OR IGNORE: this runs on the ingest writer thread, once per batch
-        # of deliveries, and statement construction would cost more than the insert.
+        # of deliveries, and statement construction would cost more than the insert. RETURNING names the
+        # rows inserted (an ignored one is not returned), so the ids left out cost no extra query.
         marks = f"({', '.join('?' * len(_COLUMNS))})"
+        stored: set[str] = set()
         with self.store.begin() as conn:
             for i in range(0, len(rows), 150):
                 chunk = rows[i:i + 150]
                 params: list[Any] = []
                 for r in chunk:
                     params += (r["event_id"], r["type"], r.get("repo"), r["created_at"], r["body"])
-                conn.exec_driver_sql(
+                stored.update(row[0] for row in conn.exec_driver_sql(
                     f"INSERT OR IGNORE INTO {stream_events.name} ({', '.join(_COLUMNS)}) "
-                    f"VALUES {', '.join([marks] * len(chunk))}", tuple(params))
+                    f"VALUES {', '.join([marks] * len(chunk))} RETURNING event_id", tuple(params)))
+        return {r["event_id"] for r in rows} - stored
 
     def after(self, seq: int, *, repo: str | None = None, limit: int = 500) -> list[StoredEvent]:
         """Events with ``seq`` greater than ``seq`` (of ``repo`` only, when given), oldest first."""

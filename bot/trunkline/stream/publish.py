@@ -136,27 +136,32 @@ class Publisher:
             log.exception("pipeline event not published: it could not be serialised")
             self.dropped += 1
             return False
-        return self._append(rows, now)
+        return self._append(rows, now) is not None
 
     def publish_messages(self, messages: Iterable[dict[str, Any]]) -> bool:
         """Like :meth:`publish` for messages given as data already shaped like their model."""
+        return self.append_messages(messages) is not None
+
+    def append_messages(self, messages: Iterable[dict[str, Any]]) -> set[str] | None:
+        """:meth:`publish_messages`, answering the ids of the messages left out because an event with that id
+        is in the log already (a re-run publish), or None when nothing could be stored."""
         now = self.clock()
         return self._append([message_row(m, now) for m in messages], now)
 
-    def _append(self, rows: list[dict[str, Any]], now: float) -> bool:
+    def _append(self, rows: list[dict[str, Any]], now: float) -> set[str] | None:
         if not rows:
-            return True
+            return set()
         try:
-            self.events.append(rows)
+            repeated = self.events.append(rows)
         except Exception as exc:  # noqa: BLE001 - best effort: see the module docstring
             self.dropped += len(rows)
             log.warning("%d pipeline event(s) not published: %s: %s", len(rows), type(exc).__name__, exc)
-            return False
+            return None
         self.published += len(rows)
         for listener in list(self.listeners):
             listener()
         self._maybe_prune(now)
-        return True
+        return repeated
 
     def _maybe_prune(self, now: float) -> None:
         if now - self._last_prune < PRUNE_INTERVAL or not self._lock.acquire(blocking=False):
