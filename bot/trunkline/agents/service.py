@@ -34,9 +34,15 @@ when the body would not change. Its links to the logs are signed links to ``GET 
 of ``trunkline serve`` (:mod:`trunkline.logs`); without a public URL (a ``trunkline worker`` with no
 ``TRUNKLINE_PUBLIC_URL``) it names the folder on the bot's host instead.
 
+Retention: at start-up (the monitor's first tick) and then every :data:`PRUNE_EVERY` seconds, finished
+runs' folders are pruned (:mod:`.retention`): their checkout an hour after they finished, everything
+``TRUNKLINE_LOGS_RETENTION_DAYS`` (14) days after; queued and running runs are never touched, and the
+runs stay in the store.
+
 Settings: ``TRUNKLINE_AGENTS_SLOTS`` (runs at once per process, 4), ``TRUNKLINE_AGENTS_DIR`` (run
 folders, default ``$TRUNKLINE_DATA_DIR/agents``), ``TRUNKLINE_AGENTS_POLL_SECONDS`` (workflow run polling,
-5), ``TRUNKLINE_AGENTS_PROGRESS_SECONDS`` (30), ``TRUNKLINE_GATES_KILL_GRACE`` (SIGTERM→SIGKILL, 5).
+5), ``TRUNKLINE_AGENTS_PROGRESS_SECONDS`` (30), ``TRUNKLINE_GATES_KILL_GRACE`` (SIGTERM→SIGKILL, 5),
+``TRUNKLINE_LOGS_RETENTION_DAYS`` (14; 0 = keep forever).
 """
 
 from __future__ import annotations
@@ -65,12 +71,13 @@ from trunkline.jobs.supervise import (
     pid_alive,
 )
 from trunkline.logs import links
-from trunkline.logs.files import agents_root, list_logs
+from trunkline.logs.files import agents_root, keep_seconds, list_logs
 from trunkline.store.agent_runs import QUEUED, RUNNING, AgentRun, AgentRunRepo
 from trunkline.store.gate_runs import repo_key
 from trunkline.store.locks import LockRepo
 
 from . import github_io as gh
+from . import retention
 from .core import (
     ACTIVE as STEP_ACTIVE,
 )
@@ -105,6 +112,7 @@ SWEEP_EVERY = 5.0
 LOCK_TTL = 60.0
 MAX_RESUMES = 2
 PROGRESS_EVERY = 30.0
+PRUNE_EVERY = 3600.0
 SHUTDOWN = "the Trunkline worker is stopping"
 INPUTS_REF = "refs/trunkline/agent-inputs/{run_id}"
 
@@ -138,6 +146,7 @@ class AgentService(Supervisor):
         self.tokens: dict[str, CancelToken] = {}
         self.held: dict[str, tuple[str, str]] = {}  # run id -> (branch lock key, owner)
         super().__init__("trunkline-agents-monitor", MONITOR_TICK)
+        self._last_prune = float("-inf")  # the first tick (start-up) prunes
 
     # -- lifecycle -------------------------------------------------------------------------------
     def running_tokens(self) -> list[CancelToken]:  # stopped stages leave their runs resumable
@@ -253,6 +262,26 @@ class AgentService(Supervisor):
             self.sweep(now)
         self.refresh_progress(now)
         self.kick()
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            try:
+                self.prune(now)
+            except Exception:  # noqa: BLE001 - retention must never stop the monitor
+                log.warning("agent runs: pruning old run folders failed", exc_info=True)
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete what :func:`.retention.plan` selects (finished runs' checkouts, and their whole folders
+        after the retention age); the runs stay in the store. Returns how many paths were removed."""
+        now = now if now is not None else time.time()
+        folders = retention.scan(self.work_root)
+        if not folders:
+            return 0
+        rows = self.runs.with_ids(f.run_id for f in folders)
+        records = {(r.owner_name, r.repo_name, r.id): retention.Record(r.state, r.finished_at) for r in rows}
+        with self.lock:
+            live = set(self.tokens) | set(self.held)
+        removals = retention.plan(folders, records, live=live, now=now, keep=keep_seconds())
+        return retention.remove(self.work_root, removals)
 
     def refresh_progress(self, now: float) -> int:
         """Re-render the progress comment of each run this process runs, every ``progress_every``

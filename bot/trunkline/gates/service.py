@@ -542,7 +542,7 @@ class GateService(Supervisor):
         if now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
             prune_checkouts(self.work_root / "runs", MAX_BUDGET_SECONDS + 3600, now)
-            log_files.prune(self.work_root / "logs", log_files.KEEP_SECONDS, now)
+            log_files.prune(self.work_root / "logs", log_files.keep_seconds(), now)
             BlobCache(self.cache_dir).prune(BLOB_MAX_AGE, now)
         count = 0
         for row in self.runs.in_state(QUEUED, RUNNING, DISPATCHED):

@@ -4,18 +4,45 @@
   (``TRUNKLINE_AGENTS_DIR``, default ``$TRUNKLINE_DATA_DIR/agents``);
 * verify tier runs: ``<gates dir>/logs/<owner>/<repo>/<run id>/tier.log``
   (``TRUNKLINE_GATES_DIR``, default ``$TRUNKLINE_DATA_DIR/gates``).
+
+Both are kept :func:`keep_seconds` (``TRUNKLINE_LOGS_RETENTION_DAYS``, default 14 days) after a run
+finishes, then pruned (agent runs: :mod:`trunkline.agents.retention`; tier logs: :func:`prune`).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$")  # one plain name: no separators, not . or ..
 GATE_LOG = "tier.log"
-KEEP_SECONDS = 14 * 86400.0  # tier logs older than this are pruned
+KEEP_SECONDS = 14 * 86400.0  # default retention: run logs older than this are pruned
+RETENTION_ENV = "TRUNKLINE_LOGS_RETENTION_DAYS"
+
+
+def keep_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How long run logs are kept after a run finishes, in seconds (tier logs and agent run folders):
+    ``TRUNKLINE_LOGS_RETENTION_DAYS`` days (fractions allowed; default 14; ``0`` keeps them forever).
+    A value that is not a number of days >= 0 is ignored with a warning: the default applies."""
+    raw = (os.environ if environ is None else environ).get(RETENTION_ENV, "").strip()
+    if not raw:
+        return KEEP_SECONDS
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if math.isnan(days) or days < 0:
+        log.warning("%s=%r is not a number of days >= 0; keeping run logs %g days", RETENTION_ENV, raw,
+                    KEEP_SECONDS / 86400)
+        return KEEP_SECONDS
+    return math.inf if days == 0 else days * 86400.0
 
 
 def _data_dir() -> Path:

@@ -10,7 +10,8 @@ Every request needs ``expires`` and ``sig`` (see :mod:`trunkline.logs.links`); a
 with 403 and a message saying why, before the store or the disk is looked at — a 404 (no such run, no
 such log) only answers a correctly signed link. Only regular files inside the run's own log folder are
 served (:func:`trunkline.logs.files.inside`). A log still being written is served as far as it is
-written when the request arrives.
+written when the request arrives. A finished run whose logs were pruned (kept
+``TRUNKLINE_LOGS_RETENTION_DAYS`` days) answers 404 saying so; its record stays.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def index_page(title: str, entries: list[tuple[str, str, int]]) -> str:
 def mount(app: FastAPI, settings: Any, store: Any) -> None:
     """Add the routes to ``app`` and make this process's links point at ``settings.public_url``."""
     from trunkline.agents.core import RUN_ID_RE
+    from trunkline.agents.retention import missing_logs_message
     from trunkline.store.agent_runs import AgentRunRepo
     from trunkline.store.gate_runs import GateRunRepo
 
@@ -82,6 +84,10 @@ def mount(app: FastAPI, settings: Any, store: Any) -> None:
     def agent_run(run_id: str) -> Any:
         return agents.get(run_id) if RUN_ID_RE.fullmatch(run_id) else None
 
+    def agent_logs_gone(row: Any) -> JSONResponse:
+        return _error(404, missing_logs_message(row.id, state=row.state, finished_at=row.finished_at,
+                                                now=time.time(), keep=files.keep_seconds()))
+
     @app.get("/logs/agents/{run_id}", include_in_schema=False)
     def agent_index(run_id: str, expires: str | None = None, sig: str | None = None) -> Response:
         path = links.agent_index_path(run_id)
@@ -92,13 +98,19 @@ def mount(app: FastAPI, settings: Any, store: Any) -> None:
         if row is None:
             return _error(404, f"no agent run {run_id!r} on this server")
         folder = files.agents_root() / row.owner_name / row.repo_name / row.id / "logs"
+        if not row.active and not folder.is_dir():  # finished, and its folder pruned (or on another host)
+            return agent_logs_gone(row)
         query = f"expires={expires}&sig="
         assert key is not None and expires is not None
         entries = []
         for log_file in files.list_logs(folder):
             file_path = links.agent_log_path(row.id, log_file.name)
+            try:
+                size = log_file.stat().st_size
+            except OSError:  # removed meanwhile (pruned)
+                continue
             entries.append((log_file.name, f"{row.id}/{log_file.name}?{query}"
-                            f"{links.signature(key, file_path, int(expires))}", log_file.stat().st_size))
+                            f"{links.signature(key, file_path, int(expires))}", size))
         page = index_page(f"Agent run {row.id} ({row.repo} #{row.issue}): logs", entries)
         return HTMLResponse(page, headers={**HEADERS, "Content-Security-Policy": INDEX_CSP})
 
@@ -110,10 +122,16 @@ def mount(app: FastAPI, settings: Any, store: Any) -> None:
         row = agent_run(run_id)
         if row is None:
             return _error(404, f"no agent run {run_id!r} on this server")
+        folder = files.agents_root() / row.owner_name / row.repo_name / row.id / "logs"
         found = files.inside(files.agents_root(), row.owner_name, row.repo_name, row.id, "logs", name)
+        if found is None and not row.active and not folder.is_dir():  # finished, and its folder pruned
+            return agent_logs_gone(row)
         if found is None:
             return _error(404, f"agent run {row.id} has no log {name!r} on this server")
-        return _text_file(found, name)
+        try:
+            return _text_file(found, name)
+        except OSError:  # removed since it was found (pruned)
+            return agent_logs_gone(row)
 
     @app.get("/logs/gates/{run_id}", include_in_schema=False)
     def gate_log(run_id: str, expires: str | None = None, sig: str | None = None) -> Response:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +140,14 @@ class AgentRunRepo(RunRepo[AgentRun]):
         if issue is not None:
             where.append(t.c.issue == issue)
         return self._select(*where)
+
+    def with_ids(self, ids: Iterable[str]) -> list[AgentRun]:
+        """The runs among ``ids`` (ids with no row are left out)."""
+        wanted = sorted(set(ids))
+        found: list[AgentRun] = []
+        for start in range(0, len(wanted), 500):
+            found.extend(self._select(agent_runs.c.id.in_(wanted[start:start + 500])))
+        return found
 
     def running_count(self, repo: str) -> int:
         t = agent_runs
