@@ -20,6 +20,7 @@ for; a started service is stopped afterwards (its whole process group).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shlex
 import signal
@@ -31,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trunkline.contracts.config import ContractsSection, ContractTestsSection, source_kind
+
+log = logging.getLogger(__name__)
 
 TIER_PHASES: dict[str, tuple[str, ...]] = {
     "0": ("examples", "coverage"),
@@ -156,18 +159,56 @@ def start_service(command: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]
                                 start_new_session=True)
 
 
-def stop_service(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies waiting to be reaped do not count:
+    they hold no port, and in a container nobody may ever reap an orphan)."""
+    proc_dir = Path("/proc")
+    if proc_dir.is_dir():
+        for entry in proc_dir.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+                return True
+        return False
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def stop_service(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop the service command's whole process group and wait until every process in it is gone.
+
+    ``proc`` is the shell running the command; the service may be its child, still shutting down after
+    the shell exited, so waiting for ``proc`` alone could return while the port still answers. SIGTERM,
+    then SIGKILL for what is left after ``timeout`` s."""
+    for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            pass
-        proc.wait()
+            break
+        until = time.monotonic() + grace
+        while True:
+            proc.poll()  # reap the shell as soon as it exits
+            if not _group_alive(proc.pid):
+                break
+            if time.monotonic() >= until:
+                break
+            time.sleep(0.05)
+        if not _group_alive(proc.pid):
+            break
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        log.warning("the service command (pid %d) did not exit", proc.pid)
 
 
 def run(plan: TestPlan, root: Path, *, stdout: int | None = None) -> int:
