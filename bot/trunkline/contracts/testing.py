@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trunkline.contracts.config import ContractsSection, ContractTestsSection, source_kind
+from trunkline.gates.runner import tree_members
 
 log = logging.getLogger(__name__)
 
@@ -160,28 +161,9 @@ def start_service(command: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]
 
 
 def _group_alive(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` is still running (zombies waiting to be reaped do not count:
-    they hold no port, and in a container nobody may ever reap an orphan)."""
-    proc_dir = Path("/proc")
-    if proc_dir.is_dir():
-        for entry in proc_dir.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
-            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-                return True
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    """Whether a process of group ``pgid`` still runs (zombies do not count: they hold no port, and in a
+    container nobody may ever reap an orphan)."""
+    return bool(tree_members([pgid], None))
 
 
 def stop_service(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
