@@ -56,9 +56,18 @@ def _examples() -> list[tuple[str, bytes]]:
                 continue
             path = candidates[0]
         out.append((event, json.dumps(json.loads(path.read_text()), separators=(",", ":")).encode()))
-    if not out:
+    if not out:  # no corpus: a tiny ping body, far cheaper to verify, parse and store (said in the results)
         out.append(("ping", b'{"zen":"Keep it logically awesome.","hook_id":1}'))
     return out
+
+
+def payload_mix() -> dict[str, object]:
+    """What the deliveries carry, for the results: real octokit examples or the ping fallback, and their
+    mean body size (signature, parse and insert costs grow with it, so runs compare only like for like)."""
+    examples = _examples()
+    source = "octokit examples" if examples[0][0] != "ping" else "ping fallback (corpus not found: TRUNKLINE_CORPUS)"
+    return {"payloads": source, "events": sorted({e for e, _ in examples}),
+            "mean_body_bytes": round(sum(len(b) for _, b in examples) / len(examples))}
 
 
 def build_requests(n: int, port: int, run_id: str, start: int) -> list[tuple[str, bytes]]:
@@ -246,6 +255,8 @@ def main() -> int:
     print(f"server CPU: {server_cpu:.2f} s for {sent} deliveries = {server_cpu / sent * 1e6:.0f} us each "
           f"(load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     print(f"stored after SIGKILL: {stored}/{sent}  lost: {lost}   processed by workers meanwhile: {processed}")
+    mix = payload_mix()
+    print(f"payloads: {mix['payloads']} ({', '.join(mix['events'])}), mean body {mix['mean_body_bytes']} bytes")
     ok = throughput >= 1000 and p99 < 20 and lost == 0 and acked == args.n
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -256,6 +267,7 @@ def main() -> int:
         # context for comparing runs on a shared machine
         "processes": args.processes, "workers": args.workers,
         "server_cpu_us_per_delivery": round(server_cpu / sent * 1e6), "load_avg_1m": round(os.getloadavg()[0], 2),
+        "payloads": mix["payloads"], "mean_body_bytes": mix["mean_body_bytes"],
     }))
     return 0
 
