@@ -76,6 +76,7 @@ from trunkline.store.agent_runs import QUEUED, RUNNING, AgentRun, AgentRunRepo
 from trunkline.store.gate_runs import repo_key
 from trunkline.store.locks import LockRepo
 
+from . import announce as events
 from . import github_io as gh
 from . import retention
 from .core import (
@@ -181,7 +182,7 @@ class AgentService(Supervisor):
         (folder / "logs").mkdir(parents=True, exist_ok=True)
         (folder / "run.json").write_text(json.dumps(spec.to_json(), indent=2))
         for old in self.runs.active(key, issue=number):
-            self.cancel(old, f"superseded by run `{run_id}`")
+            self.cancel(old, events.superseded_reason(run_id))
         now = time.time()
         steps = spec.steps
         row = self.runs.create(id=run_id, repo=key, installation_id=getattr(client, "installation_id", None),
@@ -196,6 +197,7 @@ class AgentService(Supervisor):
         if row is None:
             shutil.rmtree(folder, ignore_errors=True)
             return None
+        events.announce(row, events.QUEUED)
         if react:
             gh.react_to_issue(client, owner, repo, number, "eyes")
         comment_id = gh.post_comment(client, owner, repo, number, render_progress(self.view(row, spec)))
@@ -247,6 +249,7 @@ class AgentService(Supervisor):
         reason = row.cancel_reason or "cancelled"
         if self.runs.finish(row.id, outcome=CANCELLED, reason=reason, now=time.time()):
             done = self.runs.get(row.id) or row
+            self._announce_final(done)
             self._publish(done, None)
 
     # -- the monitor --------------------------------------------------------------------------------
@@ -382,6 +385,7 @@ class AgentService(Supervisor):
         if not self.runs.finish(row.id, outcome=outcome, reason=reason, now=time.time(), **values):
             return False
         done = self.runs.get(row.id) or row
+        self._announce_final(done)
         client = None
         try:
             client = self._client(done)
@@ -394,6 +398,12 @@ class AgentService(Supervisor):
             log.warning("agent run %s: cleaning up after %s failed", row.id, outcome, exc_info=True)
         self._publish(done, spec, client=client)
         return True
+
+    @staticmethod
+    def _announce_final(done: AgentRun) -> None:
+        stage, iteration = events.position(done)
+        events.announce(done, events.final_state(done.outcome or FAILED, done.reason, pr_number=done.pr_number),
+                        stage=stage, iteration=iteration, reason=done.reason)
 
     def view(self, row: AgentRun, spec: RunSpec | None) -> RunView:
         now = self.clock()
@@ -499,6 +509,10 @@ class _Run:
 
     # -- the run ---------------------------------------------------------------------------------------
     def go(self) -> None:
+        if self.row.resumes:
+            events.announce(self.row, events.RESUMED, key=(self.row.resumes,))
+        else:
+            events.announce(self.row, events.RUNNING)
         if self.row.checkpoint_sha is None:
             base_ref = gh.default_branch(self.client, self.owner, self.repo)
             base_sha = gh.branch_sha(self.client, self.owner, self.repo, base_ref)
@@ -530,6 +544,8 @@ class _Run:
             iteration = self.row.failures + 1
             self.states = with_status(self.states, step.name, STEP_ACTIVE, attempt=True, note="")
             self.save(step_index=index)
+            events.announce(self.row, events.STAGE_STARTED, stage=step.name, iteration=iteration,
+                            key=(index, iteration))
             result = self.run_step(step, iteration)
             why = self.stopped()
             if why is not None or result.cancelled:
@@ -541,8 +557,11 @@ class _Run:
                 if nxt.checkpoint:
                     checkpoint = self.checkpoint(step, iteration)
                     self.archive_failure()
+                self.save(step_index=nxt.index if nxt.action == "continue" else len(self.steps),
+                          checkpoint_sha=checkpoint)
+                events.announce(self.row, events.STAGE_PASSED, stage=step.name, iteration=iteration,
+                                key=(index, iteration))
                 index = nxt.index if nxt.action == "continue" else len(self.steps)
-                self.save(step_index=index, checkpoint_sha=checkpoint)
                 continue
             failures = self.row.failures + 1
             self.write_failure(step, iteration, result.failure)
@@ -558,6 +577,8 @@ class _Run:
             self.states = reset_from(self.states, self.names, nxt.index)
             index = nxt.index
             self.save(step_index=index, failures=failures)
+            events.announce(self.row, events.RETRYING, stage=step.name, iteration=iteration, reason=first_line,
+                            key=(failures,))
         why = self.stopped()
         if why is not None:
             return self.stop(why)
