@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from trunkline.agents.announce import FINAL
 from trunkline.demo.harness import BotHarness
 from trunkline.sandbox import git as sandbox_git
 from trunkline.store.agent_runs import AgentRunRepo
 from trunkline.store.base import Store
+from trunkline.stream.demo import Subscriber, contract_validators
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +131,20 @@ def runs(h: BotHarness, repo: str, issue: int) -> list:
         return AgentRunRepo(store).for_issue(repo, issue)
     finally:
         store.dispose()
+
+
+def stream_events(h: BotHarness, run_id: str) -> list[dict]:
+    """The run's ``agent_run.state_changed`` messages in the bot's event log, in order."""
+    import sqlalchemy as sa
+
+    store = Store(f"sqlite:///{h.root / 'bot' / 'trunkline.db'}")
+    try:
+        with store.connect() as conn:
+            bodies = [json.loads(r[0]) for r in conn.execute(sa.text(
+                "SELECT body FROM stream_events WHERE type = 'agent_run.state_changed' ORDER BY seq"))]
+    finally:
+        store.dispose()
+    return [b for b in bodies if b["run_id"] == run_id]
 
 
 def comments(h: BotHarness, repo: str, issue: int, *, bot: bool = True) -> list[str]:
@@ -263,12 +279,33 @@ def test_an_agent_failing_tier0_is_retried_with_the_failure_then_stopped(h: BotH
 def test_a_retry_with_the_fix_passes(h: BotHarness) -> None:
     sb, repo = h.sandbox, "acme/calc"
     issue = sb.open_issue(repo, "Sub, second try", task(BAD_DIFF, retry=GOOD_DIFF), as_user="dev")
-    sb.label(repo, issue, "agent:implement", as_user="dev")
-    [run] = wait_done(h, repo, issue, timeout=120)
+    # a dashboard on /events for the repository sees the run go through its stages, retry and open the PR
+    dashboard = Subscriber(h.bot_url, "ws", repo=repo, until=lambda m: m["type"] == "agent_run.state_changed"
+                           and m["issue"] == issue and m["state"] in FINAL).start()
+    try:
+        sb.label(repo, issue, "agent:implement", as_user="dev")
+        [run] = wait_done(h, repo, issue, timeout=120)
+        seen = dashboard.wait(20)
+    finally:
+        dashboard.stop()
     assert run.outcome == "succeeded", run.reason
     assert run.failures == 1
     [pr] = [p for p in pulls(h, repo) if p.head_ref == run.branch]
     assert "| implement | ✅ passed | 2 |" in (sb.repo(repo).issues[pr.number].body or "")
+    validate = contract_validators()["agent_run.state_changed"]
+    transitions = [m for m in seen if m["type"] == "agent_run.state_changed" and m["run_id"] == run.id]
+    for m in transitions:
+        validate.validate(m)
+    stages = [f"{state} {stage} 1" for stage in ("plan", "test", "implement") for state in ("stage_started", "stage_passed")]
+    assert [" ".join(str(m.get(k) or "") for k in ("state", "stage", "iteration")).strip() for m in transitions] == [
+        "queued", "running", *stages, "stage_started tier:tier-0 1", "retrying tier:tier-0 1",
+        "stage_started implement 2", "stage_passed implement 2", "stage_started tier:tier-0 2",
+        "stage_passed tier:tier-0 2", "stage_started verify 2", "stage_passed verify 2", "pr_opened"]
+    [retry] = [m for m in transitions if m["state"] == "retrying"]
+    assert "tier-0" in retry["reason"], retry  # the first line of what failed
+    final = transitions[-1]
+    assert final["pull_request"] == pr.number and final["pr_url"].endswith(f"/pull/{pr.number}")
+    assert final["reason"] == f"opened #{pr.number}" and final["branch"] == run.branch
 
 
 def _pids_with_marker(marker: str) -> list[int]:
@@ -422,6 +459,13 @@ def test_a_killed_worker_resumes_the_run_from_its_checkpoint(h: BotHarness) -> N
     [done] = wait_done(h, repo, issue, timeout=30)
     assert done.outcome == "cancelled"
     assert _pids_with_marker(run.marker) == []
+    # on the event stream the resumed run did not publish again what the killed worker had (the restarted
+    # implement stage is the same transition): each transition once, the resume in between
+    # (the cancel names the implement stage only when it came after the resumed run restarted it)
+    assert [(m["state"], m.get("stage")) for m in stream_events(h, run.id)][:-1] == [
+        ("queued", None), ("running", None), ("stage_started", "plan"), ("stage_passed", "plan"),
+        ("stage_started", "test"), ("stage_passed", "test"), ("stage_started", "implement"), ("resumed", None)]
+    assert stream_events(h, run.id)[-1]["state"] == "cancelled"
 
 
 def test_a_follow_up_run_from_agent_on_the_pr_pushes_to_its_branch(h: BotHarness) -> None:
