@@ -323,6 +323,22 @@ def test_websocket_and_sse_subscribers_receive_new_deliveries_in_order(server, v
 
 
 @pytest.mark.slow
+def test_the_repo_filter_ignores_case_like_github(server) -> None:
+    """GitHub repository names are case-insensitive: a delivery for ``Octo/MixedCase`` and a subscriber
+    asking for ``octo/mixedcase`` (or any other spelling) mean the same repository."""
+    srv, _ = server
+    guids = [deliver(srv, "Octo/MixedCase")[0], deliver(srv, "octo/mixedcase")[0]]
+    deliver(srv, "octo/mixedcase-not")
+    for spelling in ("octo/mixedcase", "OCTO/MIXEDCASE", "Octo/MixedCase"):
+        replay = _sse_messages(srv.url + f"/events/stream?repo={spelling}&since=pruned-long-ago", 2)
+        assert [m["delivery"] for _, m in replay] == guids
+        assert [m["repository"] for _, m in replay] == ["Octo/MixedCase", "octo/mixedcase"]  # spelling kept
+    ws = asyncio.run(_ws_messages(srv.url.replace("http://", "ws://")
+                                  + "/events?repo=OCTO/mixedCASE&since=pruned-long-ago", 2))
+    assert [m["delivery"] for m in ws] == guids
+
+
+@pytest.mark.slow
 def test_sse_resumes_after_last_event_id_and_replays_unknown_ids(server, validators) -> None:
     srv, store = server
     guids = [deliver(srv, "octo/resume")[0] for _ in range(3)]

@@ -28,6 +28,7 @@ from trunkline.api.events import StreamQuery
 from trunkline.api.ingest import Error
 from trunkline.store.events import StoredEvent
 
+from .publish import repo_key
 from .tail import Hub
 
 EVENTS_PATH = "/events"
@@ -86,7 +87,7 @@ def mount(app: FastAPI, hub: Hub, *, keepalive: float = KEEPALIVE_S) -> None:
 
         async def body() -> AsyncIterator[bytes]:
             yield b": trunkline pipeline events\nretry: 2000\n\n"
-            async for row in _with_keepalive(hub.follow(cursor, repo), keepalive):
+            async for row in _with_keepalive(hub.follow(cursor, repo_key(repo)), keepalive):
                 yield b": keep-alive\n\n" if row is None else sse_frame(row)
 
         return StreamingResponse(body(), media_type="text/event-stream",
@@ -109,7 +110,7 @@ def mount(app: FastAPI, hub: Hub, *, keepalive: float = KEEPALIVE_S) -> None:
                     await websocket.receive_text()
 
         async def send() -> None:
-            rows = hub.follow(cursor, repo)
+            rows = hub.follow(cursor, repo_key(repo))
             try:
                 async for row in rows:
                     await websocket.send_text(row.body)

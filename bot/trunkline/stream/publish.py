@@ -92,10 +92,16 @@ def repo_of(event: BaseModel) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def repo_key(repo: str | None) -> str | None:
+    """The ``repo`` column / ``?repo=`` filter value: GitHub repository names are case-insensitive, so
+    ``Acme/Calc`` and ``acme/calc`` are one repository (the message keeps the spelling it was given)."""
+    return repo.lower() if repo else repo
+
+
 def row_of(event: BaseModel, now: float) -> dict[str, Any]:
     """The ``stream_events`` row for ``event`` (pure)."""
     event = _unwrap(event)
-    return {"event_id": str(event.id), "type": str(event.type), "repo": repo_of(event), "created_at": now,
+    return {"event_id": str(event.id), "type": str(event.type), "repo": repo_key(repo_of(event)), "created_at": now,
             "body": to_json(event)}
 
 
@@ -103,7 +109,7 @@ def message_row(message: dict[str, Any], now: float) -> dict[str, Any]:
     """The ``stream_events`` row of a message given as JSON-ready data that already matches its model
     (hot paths; see ``trunkline.ingest.writer.received_messages``)."""
     body = orjson.dumps(message).decode() if orjson is not None else json.dumps(message, separators=(",", ":"))
-    return {"event_id": message["id"], "type": message["type"], "repo": message.get("repository"),
+    return {"event_id": message["id"], "type": message["type"], "repo": repo_key(message.get("repository")),
             "created_at": now, "body": body}
 
 
